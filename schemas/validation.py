@@ -1,0 +1,135 @@
+"""Rules an event must meet beyond its Avro type, checked by the worker before it counts anything.
+
+``check(name, datum)`` raises ``EventRejected`` naming the first field that is
+wrong, its value and why; the worker sends such an event to the dead-letter
+topic with exactly that reason and counts nothing from it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from zettaledger.errors import ZettaledgerError
+
+__all__ = ["EARLIEST_EVENT_MS", "EventRejected", "check", "max_future_ms"]
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_REGION = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
+_MAX_ID = 256
+EARLIEST_EVENT_MS = 946_684_800_000  # 2000-01-01T00:00:00Z: older data is not in scope of these accounts
+_FUTURE_SLACK_MS = 86_400_000  # clocks of producers drift; a day ahead is still plausible
+
+
+class EventRejected(ZettaledgerError):
+    """An event that decodes but breaks a rule: ``field``, ``value`` and ``reason`` say which and why."""
+
+    def __init__(self, kind: str, field: str, value: Any, reason: str) -> None:
+        shown = repr(value)
+        if len(shown) > 120:
+            shown = shown[:117] + "..."
+        super().__init__(f"{kind}.{field}={shown}: {reason}")
+        self.kind = kind
+        self.field = field
+        self.value = shown
+        self.reason = reason
+
+
+def max_future_ms(now_ms: int) -> int:
+    """The latest event time accepted when the worker's clock reads ``now_ms``."""
+    return now_ms + _FUTURE_SLACK_MS
+
+
+def _common(kind: str, e: Mapping[str, Any], latest_ms: int) -> None:
+    event_id = e["event_id"]
+    if not _UUID.match(event_id):
+        raise EventRejected(kind, "event_id", event_id, "must be a UUID such as 123e4567-e89b-42d3-a456-426614174000")
+    t = e["event_time"]
+    if t < EARLIEST_EVENT_MS:
+        raise EventRejected(kind, "event_time", t, "is before 2000-01-01; send milliseconds since the Unix epoch")
+    if t > latest_ms:
+        raise EventRejected(kind, "event_time", t, "is more than a day in the future; check the producer's clock")
+    if not e["producer_id"]:
+        raise EventRejected(kind, "producer_id", "", "must not be empty")
+
+
+def _region(kind: str, value: str) -> None:
+    if not _REGION.match(value):
+        raise EventRejected(kind, "region", value, "must be an ISO 3166-2 subdivision code such as CN-GD")
+
+
+def _identifier(kind: str, field: str, value: str) -> None:
+    if not value or len(value) > _MAX_ID:
+        raise EventRejected(kind, field, value, f"must be 1 to {_MAX_ID} characters")
+
+
+def _non_negative(kind: str, e: Mapping[str, Any], *fields: str) -> None:
+    for field in fields:
+        if e[field] < 0:
+            raise EventRejected(kind, field, e[field], "must be >= 0")
+
+
+def _parents(kind: str, e: Mapping[str, Any]) -> None:
+    for parent in e["parent_dataset_ids"]:
+        _identifier(kind, "parent_dataset_ids", parent)
+        if parent == e["dataset_id"]:
+            raise EventRejected(kind, "parent_dataset_ids", parent, "a dataset cannot derive from itself")
+
+
+def _data_created(e: Mapping[str, Any], latest_ms: int) -> None:
+    kind = "DataCreated"
+    _common(kind, e, latest_ms)
+    _region(kind, e["region"])
+    _identifier(kind, "dataset_id", e["dataset_id"])
+    _identifier(kind, "organization", e["organization"])
+    _non_negative(kind, e, "bytes", "records")
+    _parents(kind, e)
+
+
+def _token_usage(e: Mapping[str, Any], latest_ms: int) -> None:
+    kind = "TokenUsage"
+    _common(kind, e, latest_ms)
+    _region(kind, e["region"])
+    _identifier(kind, "model", e["model"])
+    _identifier(kind, "provider", e["provider"])
+    _non_negative(kind, e, "input_tokens", "output_tokens")
+
+
+def _dataset_registered(e: Mapping[str, Any], latest_ms: int) -> None:
+    kind = "DatasetRegistered"
+    _common(kind, e, latest_ms)
+    _region(kind, e["region"])
+    _identifier(kind, "dataset_id", e["dataset_id"])
+    _identifier(kind, "owner", e["owner"])
+    _non_negative(kind, e, "bytes")
+    _parents(kind, e)
+
+
+def _collection_run(e: Mapping[str, Any], latest_ms: int) -> None:
+    kind = "CollectionRun"
+    _common(kind, e, latest_ms)
+    _region(kind, e["region"])
+    _identifier(kind, "pipeline_id", e["pipeline_id"])
+    _identifier(kind, "dataset_id", e["dataset_id"])
+    _non_negative(kind, e, "attempted_captures", "usable_captures", "attempted_bytes", "usable_bytes")
+    if e["usable_captures"] > e["attempted_captures"]:
+        raise EventRejected(kind, "usable_captures", e["usable_captures"], "exceeds attempted_captures")
+    if e["usable_bytes"] > e["attempted_bytes"]:
+        raise EventRejected(kind, "usable_bytes", e["usable_bytes"], "exceeds attempted_bytes")
+
+
+_CHECKS: dict[str, Callable[[Mapping[str, Any], int], None]] = {
+    "DataCreated": _data_created,
+    "TokenUsage": _token_usage,
+    "DatasetRegistered": _dataset_registered,
+    "CollectionRun": _collection_run,
+}
+
+
+def check(name: str, datum: Mapping[str, Any], latest_ms: int) -> None:
+    """Raise ``EventRejected`` unless the event of record type ``name`` may be counted."""
+    rule = _CHECKS.get(name)
+    if rule is None:
+        raise EventRejected(name, "<record>", name, "is not an accountable event type")
+    rule(datum, latest_ms)

@@ -1,0 +1,130 @@
+"""The one place Zettaledger opens ClickHouse, through clickhouse-connect.
+
+The DSN decides the engine: ``chdb:///abs/path`` opens the embedded chDB engine
+in this process; ``http(s)://user:password@host:port`` talks to a server or a
+cluster. Everything above this module speaks the same SQL to either.
+
+A chDB path can be opened by one process at a time. The worker owns it while it
+runs; other commands open it when the worker is stopped, and otherwise fail
+with a message saying so (point ``ZL_CLICKHOUSE_URL`` at a server to query while ingesting).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, OperationalError
+
+from zettaledger.errors import ZettaledgerError
+
+__all__ = ["Client", "SinkError", "SinkUnavailable", "chdb_path", "connect", "is_retryable"]
+
+# ClickHouse error codes that a retry can cure (the server was busy or away).
+_RETRYABLE_CODES = frozenset({159, 164, 202, 203, 209, 210, 241, 242, 252, 319, 425, 999, 1000})
+
+
+class SinkError(ZettaledgerError):
+    """ClickHouse refused or failed a statement; ``code`` is ClickHouse's error number when known."""
+
+    def __init__(self, message: str, code: int | None = None, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retryable = retryable
+
+
+class SinkUnavailable(SinkError):
+    """ClickHouse cannot be reached or opened right now; retry later."""
+
+
+def _code_of(exc: BaseException) -> int | None:
+    code = getattr(exc, "code", None)
+    if isinstance(code, int):
+        return code
+    text = str(exc)
+    marker = "Code: "
+    if marker in text:
+        digits = text.split(marker, 1)[1].split(".", 1)[0].strip()
+        if digits.isdigit():
+            return int(digits)
+    return None
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Connection faults and busy-server codes are retryable; bad SQL and bad data are not."""
+    if isinstance(exc, SinkError):
+        return exc.retryable
+    if isinstance(exc, (OperationalError, ConnectionError, TimeoutError)):
+        return True
+    code = _code_of(exc)
+    return code in _RETRYABLE_CODES
+
+
+def wrap(exc: BaseException, what: str) -> SinkError:
+    """Turn a driver error into a ``SinkError`` that says what failed and whether to retry."""
+    code = _code_of(exc)
+    retryable = is_retryable(exc)
+    cls = SinkUnavailable if isinstance(exc, (OperationalError, ConnectionError, TimeoutError)) else SinkError
+    hint = "; it will be retried" if retryable else ""
+    return cls(f"ClickHouse {what} failed (code {code}): {str(exc).strip()[:500]}{hint}", code, retryable)
+
+
+def chdb_path(dsn: str) -> Path | None:
+    """The directory of a ``chdb://`` DSN, or None for servers and in-memory chDB."""
+    if not dsn.startswith("chdb:"):
+        return None
+    parsed = urlparse(dsn)
+    location = parsed.netloc + parsed.path if parsed.netloc not in ("", "memory", ":memory:") else parsed.path
+    return Path(location) if location and location not in ("memory", ":memory:") else None
+
+
+def connect(dsn: str, settings: dict[str, Any] | None = None) -> Client:
+    """Open ClickHouse at ``dsn``; raises ``SinkUnavailable`` with what to do when it cannot."""
+    path = chdb_path(dsn)
+    if path is not None:
+        path.mkdir(parents=True, exist_ok=True)
+    try:
+        if dsn.startswith("chdb:"):
+            return clickhouse_connect.get_client(dsn=dsn, settings=settings or {})
+        return clickhouse_connect.get_client(dsn=dsn, settings=settings or {}, connect_timeout=10, send_receive_timeout=120)
+    except (ClickHouseError, OSError, RuntimeError) as exc:
+        if path is not None:
+            raise SinkUnavailable(
+                f"cannot open chDB at {path}: {exc}. A chDB directory can be open in one process at a time: "
+                f"stop the process that holds it (the worker? see {path}/zettaledger.owner), "
+                "or set ZL_CLICKHOUSE_URL to a ClickHouse server to query while ingesting",
+                _code_of(exc),
+                retryable=True,
+            ) from exc
+        raise SinkUnavailable(
+            f"cannot reach ClickHouse at {_redact(dsn)}: {exc}. Check ZL_CLICKHOUSE_URL and that the server is up",
+            _code_of(exc),
+            retryable=True,
+        ) from exc
+
+
+def _redact(dsn: str) -> str:
+    parsed = urlparse(dsn)
+    if parsed.password:
+        return dsn.replace(f":{parsed.password}@", ":***@")
+    return dsn
+
+
+def mark_owner(dsn: str) -> None:
+    """Record which process holds a chDB directory, for the message another process prints."""
+    path = chdb_path(dsn)
+    if path is not None:
+        (path / "zettaledger.owner").write_text(f"pid {os.getpid()}\n")
+
+
+def execute(client: Client, statements: Sequence[str]) -> None:
+    for sql in statements:
+        try:
+            client.command(sql)
+        except (DatabaseError, OperationalError) as exc:
+            raise wrap(exc, f"statement {sql.split(chr(10), 1)[0][:80]!r}") from exc

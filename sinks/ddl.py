@@ -1,0 +1,127 @@
+"""ClickHouse DDL for Zettaledger, rendered from the column lists in ``sinks.ledger``.
+
+``migrations(...)`` returns numbered steps; ``sinks.writer.migrate`` applies the
+ones a database has not recorded yet. Every statement is idempotent too, so a
+step interrupted half-way is safe to run again. Pure: tested without a database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sinks.ledger import COLUMNS, SEEN_COLUMNS, LedgerColumn
+
+__all__ = ["VIEWS", "Migration", "bootstrap", "migrations", "table_engine"]
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+def _quote_ident(name: str) -> str:
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"identifier {name!r} may hold only letters, digits and _")
+    return f"`{name}`"
+
+
+def _columns(columns: tuple[LedgerColumn, ...]) -> str:
+    return ",\n    ".join(f"{_quote_ident(c.name)} {c.sql_type}" for c in columns)
+
+
+def table_engine(table: str, database: str, cluster: str | None, kind: str = "MergeTree") -> str:
+    """Plain engines on one server or chDB; Replicated ones (default macros) on a cluster."""
+    if cluster is None:
+        return f"{kind}"
+    return f"Replicated{kind}('/clickhouse/tables/{{shard}}/{database}/{table}', '{{replica}}')"
+
+
+def _on_cluster(cluster: str | None) -> str:
+    return f" ON CLUSTER {_quote_ident(cluster)}" if cluster else ""
+
+
+# Ready views for statisticians. Each reads only the ledger, so they are exact
+# whatever the merge state: sums of UInt256 and deduplicated registrations/edges.
+VIEWS: dict[str, str] = {
+    "data_created_by_year": """
+        SELECT toYear(day) AS year, source, sum(bytes) AS bytes, sum(records) AS records, sum(events) AS events
+        FROM {db}.ledger WHERE kind = 'volume' GROUP BY year, source""",
+    "data_created_daily": """
+        SELECT day, source, region, sum(bytes) AS bytes, sum(records) AS records, sum(events) AS events
+        FROM {db}.ledger WHERE kind = 'volume' GROUP BY day, source, region""",
+    "tokens_daily": """
+        SELECT day, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+               input_tokens + output_tokens AS tokens, sum(events) AS events
+        FROM {db}.ledger WHERE kind = 'tokens' GROUP BY day""",
+    "tokens_by_model_daily": """
+        SELECT day, model, provider, region, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+               input_tokens + output_tokens AS tokens
+        FROM {db}.ledger WHERE kind = 'tokens' GROUP BY day, model, provider, region""",
+    "datasets_current": """
+        SELECT dataset_id,
+               argMax(owner, version) AS owner, argMax(region, version) AS region,
+               argMax(bytes, version) AS bytes, argMax(quality_grade, version) AS quality_grade,
+               argMax(registration_id, version) AS registration_id,
+               min(event_time_ms) AS first_registered_ms, count() AS registrations
+        FROM (SELECT *, (event_time_ms, kafka_partition, offset_to) AS version FROM {db}.ledger WHERE kind = 'dataset')
+        GROUP BY dataset_id""",
+    "high_quality_datasets": """
+        SELECT count() AS datasets, sum(bytes) AS bytes
+        FROM {db}.datasets_current WHERE quality_grade = 'HIGH'""",
+    "collection_efficiency": """
+        SELECT pipeline_id, sum(events) AS runs,
+               sum(attempted_captures) AS attempted_captures, sum(usable_captures) AS usable_captures,
+               sum(attempted_bytes) AS attempted_bytes, sum(usable_bytes) AS usable_bytes,
+               if(attempted_captures = 0, 0, toFloat64(usable_captures) / toFloat64(attempted_captures)) AS efficiency
+        FROM {db}.ledger WHERE kind = 'collection' GROUP BY pipeline_id""",
+    "lineage_edges": """
+        SELECT parent_id, dataset_id AS child_id, min(day) AS first_day, sum(events) AS events, sum(bytes) AS bytes
+        FROM {db}.ledger WHERE kind = 'lineage' GROUP BY parent_id, child_id""",
+    "ingest_progress": """
+        SELECT topic, kafka_partition, max(offset_to) AS committed_through, sum(events) AS events,
+               sum(duplicates) AS duplicates, sum(rejected) AS rejected, count() AS flushes
+        FROM {db}.ledger WHERE kind = 'segment' GROUP BY topic, kafka_partition""",
+    "rejections": """
+        SELECT source AS event_type, reason, sum(events) AS events
+        FROM {db}.ledger WHERE kind = 'rejected' GROUP BY event_type, reason""",
+}
+
+
+def migrations(database: str, cluster: str | None = None, dedup_horizon_hours: int = 24) -> list[Migration]:
+    """Every schema step in order. Later issues append; never edit a released step."""
+    db = _quote_ident(database)
+    on = _on_cluster(cluster)
+    ledger = f"""CREATE TABLE IF NOT EXISTS {db}.ledger{on} (
+    {_columns(COLUMNS)}
+) ENGINE = {table_engine("ledger", database, cluster)}
+ORDER BY (kind, day, topic, kafka_partition, offset_to)
+SETTINGS non_replicated_deduplication_window = 10000"""
+    # No PARTITION BY on purpose: one insert must land as one part to be atomic.
+    seen = f"""CREATE TABLE IF NOT EXISTS {db}.seen_events{on} (
+    {_columns(SEEN_COLUMNS)}
+) ENGINE = {table_engine("seen_events", database, cluster, "ReplacingMergeTree")}
+ORDER BY (topic, kafka_partition, event_id)
+TTL seen_at + INTERVAL {int(dedup_horizon_hours)} HOUR
+SETTINGS non_replicated_deduplication_window = 10000"""
+    views = tuple(
+        f"CREATE OR REPLACE VIEW {db}.{_quote_ident(name)}{on} AS {sql.format(db=db).strip()}"
+        for name, sql in VIEWS.items()
+    )
+    return [
+        Migration(1, "ledger and seen-event tables", (ledger, seen)),
+        Migration(2, "statistician views", views),
+    ]
+
+
+def bootstrap(database: str, cluster: str | None = None) -> tuple[str, ...]:
+    """Statements run before migrations: the database and the table that records applied steps."""
+    db = _quote_ident(database)
+    on = _on_cluster(cluster)
+    return (
+        f"CREATE DATABASE IF NOT EXISTS {db}{on}",
+        f"""CREATE TABLE IF NOT EXISTS {db}.schema_migrations{on} (
+    version UInt32, description String, applied_at DateTime DEFAULT now()
+) ENGINE = {table_engine("schema_migrations", database, cluster, "ReplacingMergeTree")} ORDER BY version""",
+    )

@@ -1,0 +1,98 @@
+"""The ledger: one ClickHouse table that holds every figure Zettaledger has counted.
+
+Why one table: a flush writes all it counted for a set of Kafka offsets in ONE
+insert into this unpartitioned MergeTree, which ClickHouse stores as one part,
+so a flush is in the database whole or not at all. Each flush also writes one
+``segment`` row per topic-partition with the offsets it covers; the worker
+resumes after the highest of those (the sink, not Kafka, owns the offsets).
+
+Sums are UInt256: byte totals pass 2^64 (1.8e19 B, 18 EB) long before a zettabyte.
+This module is plain Python (no ClickHouse import), so row building is tested alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+__all__ = ["COLUMNS", "COLUMN_NAMES", "SEEN_COLUMNS", "Flush", "Kind", "LedgerColumn"]
+
+
+class Kind(str, Enum):
+    """What a ledger row counts."""
+
+    SEGMENT = "segment"  # offsets a flush covered, with its event, duplicate and rejection counts
+    VOLUME = "volume"  # DataCreated bytes and records by (day, source, region)
+    TOKENS = "tokens"  # TokenUsage by (day, model, provider, region)
+    DATASET = "dataset"  # one DatasetRegistered event
+    COLLECTION = "collection"  # CollectionRun captures by (day, pipeline, region)
+    LINEAGE = "lineage"  # one parent -> child edge seen in a flush
+    REJECTED = "rejected"  # dead-lettered events by (kind, field, reason)
+
+
+@dataclass(frozen=True)
+class LedgerColumn:
+    name: str
+    sql_type: str
+    default: object
+
+
+_U256 = "UInt256"
+_LC = "LowCardinality(String)"
+
+# Order matters: rows are tuples in this order.
+COLUMNS: tuple[LedgerColumn, ...] = (
+    LedgerColumn("kind", "Enum8(" + ", ".join(f"'{k.value}' = {i}" for i, k in enumerate(Kind, 1)) + ")", ""),
+    LedgerColumn("topic", _LC, ""),
+    LedgerColumn("kafka_partition", "UInt32", 0),
+    LedgerColumn("offset_from", "UInt64", 0),
+    LedgerColumn("offset_to", "UInt64", 0),
+    LedgerColumn("day", "Date", 0),  # days since 1970-01-01
+    LedgerColumn("event_time_ms", "Int64", 0),
+    LedgerColumn("source", _LC, ""),
+    LedgerColumn("region", _LC, ""),
+    LedgerColumn("model", _LC, ""),
+    LedgerColumn("provider", _LC, ""),
+    LedgerColumn("pipeline_id", _LC, ""),
+    LedgerColumn("dataset_id", "String", ""),
+    LedgerColumn("parent_id", "String", ""),
+    LedgerColumn("owner", "String", ""),
+    LedgerColumn("quality_grade", _LC, ""),
+    LedgerColumn("registration_id", "String", ""),
+    LedgerColumn("reason", "String", ""),
+    LedgerColumn("events", "UInt64", 0),
+    LedgerColumn("duplicates", "UInt64", 0),
+    LedgerColumn("rejected", "UInt64", 0),
+    LedgerColumn("bytes", _U256, 0),
+    LedgerColumn("records", _U256, 0),
+    LedgerColumn("input_tokens", _U256, 0),
+    LedgerColumn("output_tokens", _U256, 0),
+    LedgerColumn("attempted_captures", _U256, 0),
+    LedgerColumn("usable_captures", _U256, 0),
+    LedgerColumn("attempted_bytes", _U256, 0),
+    LedgerColumn("usable_bytes", _U256, 0),
+)
+COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
+
+# Event ids seen per partition, for dropping producer resends within the horizon.
+SEEN_COLUMNS: tuple[LedgerColumn, ...] = (
+    LedgerColumn("topic", _LC, ""),
+    LedgerColumn("kafka_partition", "UInt32", 0),
+    LedgerColumn("event_id", "UUID", ""),
+    LedgerColumn("offset", "UInt64", 0),
+    LedgerColumn("batch_index", "UInt32", 0),
+    LedgerColumn("seen_at", "DateTime", 0),
+)
+
+
+@dataclass(frozen=True)
+class Flush:
+    """Everything one flush writes: ledger rows (tuples in ``COLUMN_NAMES`` order) and seen event ids.
+
+    ``token`` names the offsets covered, so a retried insert of the same flush is
+    recognised by ClickHouse (``insert_deduplication_token``) and stored once.
+    """
+
+    token: str
+    rows: list[tuple[object, ...]]
+    seen: list[tuple[object, ...]]

@@ -1,0 +1,346 @@
+"""Turns a batch of Kafka messages into one flush: the arithmetic of the pipeline, without Faust.
+
+For each message: skip it if the ledger already holds its offset (a replay after
+a restart); decode it (a single event or an ``EventBatch``); check each event;
+drop resends (``DedupWindow``); add what is left into cells. Anything that cannot
+be counted becomes a ``DeadLetter`` with the field, value and reason. The result
+is a ``FlushPlan`` that the sink writes in one insert.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from schemas.codec import EventCodec, SchemaDecodeError
+from schemas.models import BATCH_FIELD
+from schemas.validation import EventRejected, check, max_future_ms
+from sinks.ledger import COLUMNS, Flush, Kind
+from streams.dedup import DedupWindow
+
+__all__ = ["Accountant", "DeadLetter", "FlushPlan", "Message", "TallyStats"]
+
+_MS_PER_DAY = 86_400_000
+_INDEX = {c.name: i for i, c in enumerate(COLUMNS)}
+_BLANK = tuple(c.default for c in COLUMNS)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A Kafka message as the accountant sees it."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """An event that was not counted, where it came from and why."""
+
+    topic: str
+    partition: int
+    offset: int
+    batch_index: int | None
+    payload: bytes
+    event_type: str
+    error: str  # short code: invalid_field, unknown_schema, corrupt_body, not_single_object, empty
+    field: str
+    value: str
+    reason: str
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        """Kafka headers in the style of Kafka Connect's dead-letter context."""
+        pairs = {
+            "zl.error.code": self.error,
+            "zl.error.field": self.field,
+            "zl.error.value": self.value,
+            "zl.error.reason": self.reason,
+            "zl.event.type": self.event_type,
+            "zl.source.topic": self.topic,
+            "zl.source.partition": str(self.partition),
+            "zl.source.offset": str(self.offset),
+        }
+        if self.batch_index is not None:
+            pairs["zl.source.batch_index"] = str(self.batch_index)
+        return [(k, v.encode("utf-8")) for k, v in pairs.items()]
+
+
+@dataclass
+class TallyStats:
+    messages: int = 0
+    replayed_messages: int = 0
+    events: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    bytes: int = 0
+    by_type: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FlushPlan:
+    flush: Flush
+    dead_letters: list[DeadLetter]
+    stats: TallyStats
+    watermarks: dict[tuple[str, int], int]  # highest offset per topic-partition once this flush is written
+
+    @property
+    def empty(self) -> bool:
+        return not self.flush.rows
+
+
+def _row(kind: Kind, **values: Any) -> tuple[object, ...]:
+    row = list(_BLANK)
+    row[0] = kind.value
+    for name, value in values.items():
+        row[_INDEX[name]] = value
+    return tuple(row)
+
+
+class _Segment:
+    __slots__ = ("first", "last", "events", "duplicates", "rejected")
+
+    def __init__(self, offset: int) -> None:
+        self.first = offset
+        self.last = offset
+        self.events = 0
+        self.duplicates = 0
+        self.rejected = 0
+
+
+class Accountant:
+    """Stateful across batches only in what it must be: offsets already written, and the dedup window."""
+
+    def __init__(
+        self,
+        codec: EventCodec,
+        dedup: DedupWindow,
+        watermarks: dict[tuple[str, int], int] | None = None,
+        clock_ms: Callable[[], int] | None = None,
+    ) -> None:
+        import time
+
+        self._codec = codec
+        self._dedup = dedup
+        self._watermarks: dict[tuple[str, int], int] = dict(watermarks or {})
+        self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
+
+    @property
+    def dedup(self) -> DedupWindow:
+        return self._dedup
+
+    def written_through(self, topic: str, partition: int) -> int:
+        """Highest offset already in the ledger, or -1."""
+        return self._watermarks.get((topic, partition), -1)
+
+    def committed(self, plan: FlushPlan) -> None:
+        """Call once the plan's flush is durably written."""
+        for tp, offset in plan.watermarks.items():
+            if offset > self._watermarks.get(tp, -1):
+                self._watermarks[tp] = offset
+
+    def account(self, messages: Sequence[Message]) -> FlushPlan:
+        now_ms = self._clock_ms()
+        now_s = now_ms // 1000
+        latest_ms = max_future_ms(now_ms)
+        self._dedup.expire(now_s)
+        tally = _Tally(self._dedup, now_s, latest_ms)
+        stats = tally.stats
+        for message in messages:
+            stats.messages += 1
+            if message.offset <= self.written_through(message.topic, message.partition):
+                stats.replayed_messages += 1
+                continue
+            tally.message(message, self._codec)
+        return tally.plan()
+
+
+class _Tally:
+    """The cells of one flush."""
+
+    def __init__(self, dedup: DedupWindow, now_s: int, latest_ms: int) -> None:
+        self.dedup = dedup
+        self.now_s = now_s
+        self.latest_ms = latest_ms
+        self.stats = TallyStats()
+        self.segments: dict[tuple[str, int], _Segment] = {}
+        self.volume: dict[tuple[int, str, str], list[int]] = {}
+        self.tokens: dict[tuple[int, str, str, str], list[int]] = {}
+        self.collection: dict[tuple[int, str, str], list[int]] = {}
+        self.lineage: dict[tuple[str, str], list[int]] = {}
+        self.rejections: dict[tuple[str, str], int] = {}
+        self.datasets: list[tuple[object, ...]] = []
+        self.seen: list[tuple[object, ...]] = []
+        self.dead_letters: list[DeadLetter] = []
+        self.codec: EventCodec | None = None
+
+    def message(self, message: Message, codec: EventCodec) -> None:
+        self.codec = codec
+        key = (message.topic, message.partition)
+        segment = self.segments.get(key)
+        if segment is None:
+            segment = self.segments[key] = _Segment(message.offset)
+        segment.first = min(segment.first, message.offset)
+        segment.last = max(segment.last, message.offset)
+        if not message.value:
+            self._reject(message, segment, None, b"", "unknown", "empty", "<value>", "", "message has no value")
+            return
+        try:
+            decoded = codec.decode(message.value)
+        except SchemaDecodeError as exc:
+            self._reject(message, segment, None, message.value, "unknown", exc.reason, "<payload>", "", str(exc))
+            return
+        if decoded.name == "EventBatch":
+            index = 0
+            for event_type, field_name in BATCH_FIELD.items():
+                for datum in decoded.datum[field_name]:
+                    self._event(message, segment, index, event_type, datum, batched=True)
+                    index += 1
+        else:
+            self._event(message, segment, 0, decoded.name, decoded.datum, batched=False)
+
+    def _reject(
+        self,
+        message: Message,
+        segment: _Segment,
+        index: int | None,
+        payload: bytes,
+        event_type: str,
+        error: str,
+        field_name: str,
+        value: str,
+        reason: str,
+    ) -> None:
+        segment.rejected += 1
+        self.stats.rejected += 1
+        self.dead_letters.append(
+            DeadLetter(message.topic, message.partition, message.offset, index, payload, event_type, error, field_name, value, reason)
+        )
+        key = (event_type, f"{error}: {field_name}")
+        self.rejections[key] = self.rejections.get(key, 0) + 1
+
+    def _event(self, message: Message, segment: _Segment, index: int, event_type: str, e: dict[str, Any], batched: bool) -> None:
+        try:
+            check(event_type, e, self.latest_ms)
+        except EventRejected as exc:
+            assert self.codec is not None
+            payload = self.codec.encode(event_type, e) if batched else (message.value or b"")
+            self._reject(message, segment, index if batched else None, payload, event_type, "invalid_field", exc.field, exc.value, exc.reason)
+            return
+        event_id = e["event_id"]
+        if not self.dedup.first_sighting(event_id, message.partition, message.offset, index, self.now_s):
+            segment.duplicates += 1
+            self.stats.duplicates += 1
+            return
+        self.seen.append((message.topic, message.partition, event_id, message.offset, index, self.now_s))
+        segment.events += 1
+        stats = self.stats
+        stats.events += 1
+        stats.by_type[event_type] = stats.by_type.get(event_type, 0) + 1
+        day = e["event_time"] // _MS_PER_DAY
+        if event_type == "DataCreated":
+            cell = self.volume.get((day, e["source"], e["region"]))
+            if cell is None:
+                cell = self.volume[(day, e["source"], e["region"])] = [0, 0, 0]
+            cell[0] += 1
+            cell[1] += e["bytes"]
+            cell[2] += e["records"]
+            stats.bytes += e["bytes"]
+            for parent in e["parent_dataset_ids"]:
+                self._edge(parent, e["dataset_id"], day, e["bytes"])
+        elif event_type == "TokenUsage":
+            key = (day, e["model"], e["provider"], e["region"])
+            cell = self.tokens.get(key)
+            if cell is None:
+                cell = self.tokens[key] = [0, 0, 0]
+            cell[0] += 1
+            cell[1] += e["input_tokens"]
+            cell[2] += e["output_tokens"]
+        elif event_type == "DatasetRegistered":
+            self.datasets.append(
+                _row(
+                    Kind.DATASET,
+                    topic=message.topic,
+                    kafka_partition=message.partition,
+                    offset_from=message.offset,
+                    offset_to=message.offset,
+                    day=day,
+                    event_time_ms=e["event_time"],
+                    region=e["region"],
+                    dataset_id=e["dataset_id"],
+                    owner=e["owner"],
+                    quality_grade=e["quality_grade"],
+                    registration_id=e["registration_id"] or "",
+                    events=1,
+                    bytes=e["bytes"],
+                )
+            )
+            for parent in e["parent_dataset_ids"]:
+                self._edge(parent, e["dataset_id"], day, 0)
+        else:  # CollectionRun
+            key = (day, e["pipeline_id"], e["region"])
+            cell = self.collection.get(key)
+            if cell is None:
+                cell = self.collection[key] = [0, 0, 0, 0, 0]
+            cell[0] += 1
+            cell[1] += e["attempted_captures"]
+            cell[2] += e["usable_captures"]
+            cell[3] += e["attempted_bytes"]
+            cell[4] += e["usable_bytes"]
+
+    def _edge(self, parent: str, child: str, day: int, derived_bytes: int) -> None:
+        cell = self.lineage.get((parent, child))
+        if cell is None:
+            self.lineage[(parent, child)] = [1, derived_bytes, day]
+        else:
+            cell[0] += 1
+            cell[1] += derived_bytes
+            cell[2] = min(cell[2], day)
+
+    def plan(self) -> FlushPlan:
+        rows: list[tuple[object, ...]] = []
+        for (day, source, region), (n, b, r) in self.volume.items():
+            rows.append(_row(Kind.VOLUME, day=day, source=source, region=region, events=n, bytes=b, records=r))
+        for (day, model, provider, region), (n, i, o) in self.tokens.items():
+            rows.append(_row(Kind.TOKENS, day=day, model=model, provider=provider, region=region, events=n, input_tokens=i, output_tokens=o))
+        for (day, pipeline, region), (n, ac, uc, ab, ub) in self.collection.items():
+            rows.append(
+                _row(
+                    Kind.COLLECTION,
+                    day=day,
+                    pipeline_id=pipeline,
+                    region=region,
+                    events=n,
+                    attempted_captures=ac,
+                    usable_captures=uc,
+                    attempted_bytes=ab,
+                    usable_bytes=ub,
+                )
+            )
+        for (parent, child), (n, b, day) in self.lineage.items():
+            rows.append(_row(Kind.LINEAGE, day=day, parent_id=parent, dataset_id=child, events=n, bytes=b))
+        for (event_type, reason), n in self.rejections.items():
+            rows.append(_row(Kind.REJECTED, source=event_type, reason=reason, events=n))
+        rows.extend(self.datasets)
+        marks: dict[tuple[str, int], int] = {}
+        for (topic, partition), s in sorted(self.segments.items()):
+            rows.append(
+                _row(
+                    Kind.SEGMENT,
+                    topic=topic,
+                    kafka_partition=partition,
+                    offset_from=s.first,
+                    offset_to=s.last,
+                    events=s.events,
+                    duplicates=s.duplicates,
+                    rejected=s.rejected,
+                )
+            )
+            marks[(topic, partition)] = s.last
+        token = hashlib.sha256(
+            ";".join(f"{t}:{p}:{s.first}-{s.last}" for (t, p), s in sorted(self.segments.items())).encode()
+        ).hexdigest()[:32]
+        return FlushPlan(Flush(token, rows, self.seen), self.dead_letters, self.stats, marks)

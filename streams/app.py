@@ -1,0 +1,31 @@
+"""Builds the Faust app from settings, and nothing else."""
+
+from __future__ import annotations
+
+import faust
+
+from zettaledger.settings import Settings
+
+__all__ = ["build_app"]
+
+
+def build_app(settings: Settings) -> faust.App:
+    return faust.App(
+        settings.app_id,
+        broker=[f"kafka://{server}" for server in settings.kafka_servers],
+        store="memory://",
+        autodiscover=False,
+        # Topics are the project's (``zl topics``); Faust must not invent its own.
+        topic_disable_leader=True,
+        topic_allow_declare=False,
+        topic_partitions=settings.topic_partitions,
+        consumer_auto_offset_reset="earliest",
+        # Offsets are committed only for acked events, which take_events acks
+        # after the flush that holds them was written; the ledger is the source of truth.
+        broker_commit_interval=1.0,
+        web_enabled=settings.web_enabled,
+        web_port=settings.web_port,
+        web_bind="127.0.0.1",
+        producer_max_request_size=8 * 1024 * 1024,
+        consumer_max_fetch_size=8 * 1024 * 1024,
+    )

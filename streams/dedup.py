@@ -1,0 +1,78 @@
+"""Which event ids were already counted: the resend filter, within a documented horizon.
+
+A producer that retries may write the same event twice, at two offsets. The
+window remembers each counted event id with where it was first seen (partition,
+offset, index in its batch). Seeing it again *at the same place* is a replay of
+that message after a worker restart and is counted (the ledger did not have it);
+seeing it *anywhere else* is a resend and is dropped.
+
+Horizon: ids are remembered for ``horizon_s`` seconds of worker time and at most
+``max_ids`` ids (oldest forgotten first). A resend arriving later than that is
+counted again; this is the documented limit of exactly-once for producer resends.
+Resends must carry the same Kafka key (the producer library keys by dataset id),
+so they reach the same partition and the same worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = ["DedupWindow", "Sighting"]
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    partition: int
+    offset: int
+    index: int
+    seen_at: int
+
+
+class DedupWindow:
+    """Counted event ids, oldest first, bounded by time and by count."""
+
+    def __init__(self, horizon_s: int, max_ids: int) -> None:
+        if horizon_s <= 0 or max_ids <= 0:
+            raise ValueError("horizon_s and max_ids must be positive")
+        self.horizon_s = horizon_s
+        self.max_ids = max_ids
+        self._seen: dict[str, Sighting] = {}
+        self.hits = 0
+        self.forgotten = 0
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def first_sighting(self, event_id: str, partition: int, offset: int, index: int, now_s: int) -> bool:
+        """True when the event should be counted (new, or a replay of the message it came in)."""
+        previous = self._seen.get(event_id)
+        if previous is None:
+            self._seen[event_id] = Sighting(partition, offset, index, now_s)
+            return True
+        if previous.partition == partition and previous.offset == offset and previous.index == index:
+            return True
+        self.hits += 1
+        return False
+
+    def forget(self, event_id: str) -> None:
+        """Undo ``first_sighting`` for an event that was then rejected."""
+        self._seen.pop(event_id, None)
+
+    def expire(self, now_s: int) -> None:
+        """Forget ids older than the horizon, and the oldest beyond ``max_ids``."""
+        cutoff = now_s - self.horizon_s
+        seen = self._seen
+        excess = len(seen) - self.max_ids
+        while seen:
+            oldest_id = next(iter(seen))
+            if excess <= 0 and seen[oldest_id].seen_at >= cutoff:
+                break
+            del seen[oldest_id]
+            excess -= 1
+            self.forgotten += 1
+
+    def load(self, sightings: Iterable[tuple[str, Sighting]]) -> None:
+        """Restore ids persisted earlier, oldest first."""
+        for event_id, sighting in sightings:
+            self._seen.setdefault(event_id, sighting)

@@ -1,0 +1,144 @@
+"""The ingest agent: decode, check, deduplicate, aggregate, dead-letter, write to ClickHouse.
+
+The body stays thin: ``Accountant`` (plain Python) does the arithmetic and
+``LedgerWriter`` the SQL. ``take_events`` acks a batch only after this body has
+returned for it, i.e. after its flush was written, so Kafka never commits an
+offset ClickHouse does not hold. On restart the ledger's watermarks decide what
+is new, so a crash between the write and the commit double-counts nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import faust
+
+from schemas.codec import EventCodec
+from sinks.client import SinkError, connect, mark_owner
+from sinks.writer import LedgerWriter
+from streams.accountant import Accountant, FlushPlan, Message
+from streams.dedup import DedupWindow, Sighting
+from zettaledger.settings import Settings
+from zettaledger.telemetry import instruments, tracer
+
+__all__ = ["Ledger", "register_ingest"]
+
+log = logging.getLogger(__name__)
+_EX_SOFTWARE = 70
+_MAX_BACKOFF_S = 10.0
+
+
+class Ledger:
+    """The worker's side of ClickHouse: one connection, used from one thread (chDB is not async)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zl-clickhouse")
+        self.writer: LedgerWriter | None = None
+        self.accountant: Accountant | None = None
+        self.ready = asyncio.Event()
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def _open_blocking(self) -> Accountant:
+        s = self.settings
+        client = connect(s.clickhouse_dsn)
+        mark_owner(s.clickhouse_dsn)
+        writer = LedgerWriter(client, s.clickhouse_database)
+        writer.setup(s.clickhouse_cluster or None, s.dedup_horizon_hours)
+        marks = writer.watermarks(s.topic_events)
+        dedup = DedupWindow(s.dedup_horizon_hours * 3600, s.dedup_max_ids)
+        since = int(time.time()) - s.dedup_horizon_hours * 3600
+        dedup.load((e.event_id, Sighting(e.kafka_partition, e.offset, e.batch_index, e.seen_at)) for e in writer.seen_since(s.topic_events, since))
+        log.info("ledger open: watermarks %s, %d event ids in the dedup window", marks, len(dedup))
+        self.writer = writer
+        return Accountant(EventCodec(), dedup, {(s.topic_events, p): o for p, o in marks.items()})
+
+    async def open(self) -> Accountant:
+        if self.accountant is None:
+            backoff = 0.5
+            while True:
+                try:
+                    self.accountant = await self._run(self._open_blocking)
+                    break
+                except SinkError as exc:
+                    if not exc.retryable:
+                        raise
+                    log.warning("%s; retrying in %.1fs", exc, backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, _MAX_BACKOFF_S)
+            self.ready.set()
+        return self.accountant
+
+    async def write(self, plan: FlushPlan) -> None:
+        """Persist ``plan``; retries retryable failures with backoff, never gives up on them."""
+        assert self.writer is not None
+        backoff = 0.2
+        metrics = instruments()
+        while True:
+            started = time.perf_counter()
+            try:
+                with tracer().start_as_current_span("zl.insert", attributes={"zl.rows": len(plan.flush.rows)}):
+                    await self._run(self.writer.write, plan.flush)
+                metrics.flush_seconds.record(time.perf_counter() - started)
+                return
+            except SinkError as exc:
+                if not exc.retryable:
+                    raise
+                metrics.flush_retries.add(1)
+                log.warning("%s; retrying flush %s in %.1fs", exc, plan.flush.token, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, _MAX_BACKOFF_S)
+
+
+def register_ingest(app: faust.App, settings: Settings, ledger: Ledger) -> Any:
+    events_topic = app.topic(settings.topic_events, key_serializer="raw", value_serializer="raw", partitions=settings.topic_partitions)
+    dead_letter_topic = app.topic(settings.topic_dead_letter, key_serializer="raw", value_serializer="raw")
+    metrics = instruments()
+
+    async def flush(batch: list[Any], accountant: Accountant) -> None:
+        with tracer().start_as_current_span("zl.flush", attributes={"zl.messages": len(batch)}):
+            messages = [Message(e.message.topic, e.message.partition, e.message.offset, e.message.value) for e in batch]
+            with tracer().start_as_current_span("zl.account"):
+                plan = accountant.account(messages)
+            if plan.dead_letters:
+                # Dead letters are durable in Kafka before the ledger says their offsets are done.
+                with tracer().start_as_current_span("zl.dead_letter", attributes={"zl.events": len(plan.dead_letters)}):
+                    for dl in plan.dead_letters:
+                        await dead_letter_topic.send(key=dl.event_type.encode(), value=dl.payload, headers=dl.headers())
+                    await app.producer.flush()
+            if not plan.empty:
+                await ledger.write(plan)
+                accountant.committed(plan)
+        stats = plan.stats
+        metrics.events.add(stats.events)
+        metrics.bytes.add(stats.bytes)
+        metrics.duplicates.add(stats.duplicates)
+        metrics.dead_letters.add(stats.rejected)
+        metrics.flushes.add(1)
+
+    @app.agent(events_topic, name="ingest")
+    async def ingest(stream: faust.StreamT[bytes]) -> None:
+        accountant = await ledger.open()
+        async for batch in stream.take_events(settings.batch_max_messages, settings.batch_within_s):
+            # take_events acks the batch when this body returns or raises, so the
+            # flush must finish first: shielded from shutdown's cancellation, and
+            # any failure stops the process before an ack can happen.
+            task = asyncio.ensure_future(flush(list(batch), accountant))
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                await task
+                raise
+            except BaseException as exc:  # noqa: BLE001
+                log.critical("ingest cannot continue: %s; exiting without committing offsets", exc, exc_info=True)
+                logging.shutdown()
+                os._exit(_EX_SOFTWARE)
+
+    return ingest

@@ -1,0 +1,86 @@
+"""Runs the ingest worker: Faust app, agent, health page, and the optional stop-when-caught-up.
+
+``run_worker(settings, until_caught_up=True)`` notes the topic's end offsets when
+it starts and stops itself (SIGTERM, the same graceful path an operator uses)
+once the ledger holds every offset up to them. The demo and tests use it; in
+production the worker runs until it is told to stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from typing import Any
+
+import faust
+from kafka import KafkaConsumer, TopicPartition
+
+from streams.app import build_app
+from streams.ingest import Ledger, register_ingest
+from zettaledger.settings import Settings
+
+__all__ = ["end_offsets", "run_worker"]
+
+log = logging.getLogger(__name__)
+
+
+def end_offsets(settings: Settings) -> dict[int, int]:
+    """The next offset to be written, per partition of the events topic."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_servers, enable_auto_commit=False)
+    try:
+        partitions = consumer.partitions_for_topic(settings.topic_events) or set()
+        tps = [TopicPartition(settings.topic_events, p) for p in sorted(partitions)]
+        return {tp.partition: offset for tp, offset in consumer.end_offsets(tps).items()}
+    finally:
+        consumer.close()
+
+
+def _add_health(app: faust.App, ledger: Ledger) -> None:
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        accountant = ledger.accountant
+        body = {
+            "status": "ok" if ledger.ready.is_set() else "starting",
+            "written_through": {f"{t}[{p}]": o for (t, p), o in sorted(accountant._watermarks.items())} if accountant else {},
+            "dedup_window_ids": len(accountant.dedup) if accountant else 0,
+        }
+        return web.json(body, status=200 if ledger.ready.is_set() else 503)
+
+
+def build_worker_app(settings: Settings) -> tuple[faust.App, Ledger]:
+    app = build_app(settings)
+    ledger = Ledger(settings)
+    register_ingest(app, settings, ledger)
+    if settings.web_enabled:
+        _add_health(app, ledger)
+    return app, ledger
+
+
+def run_worker(settings: Settings, until_caught_up: bool = False, poll_s: float = 0.5) -> None:
+    """Run until stopped (SIGTERM/SIGINT), or until caught up with the topic as it was at start."""
+    app, ledger = build_worker_app(settings)
+    if until_caught_up:
+        targets = {p: o - 1 for p, o in end_offsets(settings).items() if o > 0}
+        log.info("will stop once the ledger holds offsets %s", targets)
+
+        @app.task
+        async def stop_when_caught_up() -> None:
+            await ledger.ready.wait()
+            while True:
+                accountant = ledger.accountant
+                assert accountant is not None
+                behind = {p: o for p, o in targets.items() if accountant.written_through(settings.topic_events, p) < o}
+                if not behind:
+                    log.info("caught up with %s; stopping", targets)
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    return
+                await asyncio.sleep(poll_s)
+
+    worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            raise

@@ -1,0 +1,3 @@
+from zettaledger.errors import ConfigError, ZettaledgerError
+
+__all__ = ["ConfigError", "ZettaledgerError"]

@@ -1,0 +1,79 @@
+"""OpenTelemetry set-up for entry points, and the instruments the hot path records.
+
+Library code calls ``instruments()`` (opentelemetry-api only). Entry points call
+``configure(settings)`` once: ``ZL_OTEL_EXPORTER=otlp`` exports over OTLP/HTTP to
+``OTEL_EXPORTER_OTLP_ENDPOINT`` (standard OTel variables apply), ``console``
+prints, ``none`` (default) leaves the no-op providers in place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from opentelemetry import metrics, trace
+
+__all__ = ["Instruments", "configure", "instruments", "tracer"]
+
+_SCOPE = "zettaledger"
+
+
+@dataclass(frozen=True)
+class Instruments:
+    events: metrics.Counter
+    bytes: metrics.Counter
+    dead_letters: metrics.Counter
+    duplicates: metrics.Counter
+    flushes: metrics.Counter
+    flush_retries: metrics.Counter
+    flush_seconds: metrics.Histogram
+
+
+_INSTRUMENTS: Instruments | None = None
+
+
+def instruments() -> Instruments:
+    global _INSTRUMENTS
+    if _INSTRUMENTS is None:
+        meter = metrics.get_meter(_SCOPE)
+        _INSTRUMENTS = Instruments(
+            events=meter.create_counter("zl.events.counted", unit="{event}", description="Events counted into the ledger"),
+            bytes=meter.create_counter("zl.bytes.counted", unit="By", description="DataCreated bytes counted"),
+            dead_letters=meter.create_counter("zl.events.dead_lettered", unit="{event}", description="Events sent to the dead-letter topic"),
+            duplicates=meter.create_counter("zl.events.duplicates", unit="{event}", description="Resent events dropped by event id"),
+            flushes=meter.create_counter("zl.flushes", unit="{flush}", description="Flushes written to ClickHouse"),
+            flush_retries=meter.create_counter("zl.flush.retries", unit="{retry}", description="ClickHouse writes retried"),
+            flush_seconds=meter.create_histogram("zl.flush.duration", unit="s", description="Time to persist one flush"),
+        )
+    return _INSTRUMENTS
+
+
+def tracer() -> trace.Tracer:
+    return trace.get_tracer(_SCOPE)
+
+
+def configure(exporter: str, service_name: str = "zettaledger") -> None:
+    """Install SDK providers for ``exporter`` (none, otlp, console). Call once, from an entry point."""
+    if exporter == "none":
+        return
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, PeriodicExportingMetricReader
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+
+    resource = Resource.create({"service.name": service_name})
+    if exporter == "otlp":
+        try:
+            from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ImportError("ZL_OTEL_EXPORTER=otlp needs: pip install opentelemetry-exporter-otlp-proto-http") from exc
+        span_exporter, metric_exporter = OTLPSpanExporter(), OTLPMetricExporter()
+    else:
+        span_exporter, metric_exporter = ConsoleSpanExporter(), ConsoleMetricExporter()
+    tracer_provider = TracerProvider(resource=resource)
+    tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
+    trace.set_tracer_provider(tracer_provider)
+    metrics.set_meter_provider(
+        MeterProvider(resource=resource, metric_readers=[PeriodicExportingMetricReader(metric_exporter)])
+    )
