@@ -9,13 +9,13 @@
 #   scripts/kafka.sh status   exit 0 when the broker answers on its port
 #   scripts/kafka.sh kill     SIGKILL (fault tests: a crashed broker)
 #
-# Environment: ZL_VAR (default ./var), ZL_KAFKA_PORT (9092),
+# Environment: ZL_VAR_DIR (default ./var), ZL_KAFKA_PORT (9092),
 # ZL_KAFKA_CONTROLLER_PORT (ZL_KAFKA_PORT+1), ZL_KAFKA_HEAP (512m).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
-var="${ZL_VAR:-$root/var}"
+var="${ZL_VAR_DIR:-$root/var}"
 port="${ZL_KAFKA_PORT:-9092}"
 controller_port="${ZL_KAFKA_CONTROLLER_PORT:-$((port + 1))}"
 heap="${ZL_KAFKA_HEAP:-512m}"

@@ -1,0 +1,126 @@
+"""The statistician's questions, asked of the ready views. Returns plain values, not SQL results."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+
+from clickhouse_connect.driver.client import Client
+
+__all__ = ["CollectionFigures", "LineageSummary", "NationalAccounts", "read_national_accounts", "lineage_summary"]
+
+
+@dataclass(frozen=True)
+class CollectionFigures:
+    pipeline_id: str
+    runs: int
+    attempted_captures: int
+    usable_captures: int
+    attempted_bytes: int
+    usable_bytes: int
+
+
+@dataclass(frozen=True)
+class LineageSummary:
+    edges: int
+    derived_datasets: int
+    root_datasets: int
+    max_depth: int
+    derived_bytes: int
+
+
+@dataclass(frozen=True)
+class NationalAccounts:
+    created: dict[tuple[int, str], tuple[int, int]]  # (year, source) -> (bytes, records)
+    tokens_by_day: dict[dt.date, int]
+    high_quality_datasets: int
+    high_quality_bytes: int
+    registered_datasets: int
+    collection: list[CollectionFigures]
+    lineage: LineageSummary
+    events_counted: int
+    duplicates_dropped: int
+    dead_lettered: int
+    flushes: int = 0
+    rejections: dict[str, int] = field(default_factory=dict)
+
+    def created_total(self, year: int) -> int:
+        return sum(b for (y, _), (b, _) in self.created.items() if y == year)
+
+    def created_by(self, year: int, source: str) -> int:
+        return self.created.get((year, source), (0, 0))[0]
+
+    def tokens_month_average(self, year: int, month: int) -> tuple[int, int]:
+        """Total tokens in the month and the number of days with data."""
+        days = [t for d, t in self.tokens_by_day.items() if d.year == year and d.month == month]
+        return sum(days), len(days)
+
+
+def lineage_summary(edges: list[tuple[str, str, int]]) -> LineageSummary:
+    """Depth is the longest parent chain, in edges; computed here because ClickHouse has no recursion."""
+    children: dict[str, list[str]] = defaultdict(list)
+    indegree: dict[str, int] = defaultdict(int)
+    nodes: set[str] = set()
+    derived_bytes = 0
+    for parent, child, b in edges:
+        children[parent].append(child)
+        indegree[child] += 1
+        nodes.update((parent, child))
+        derived_bytes += b
+    roots = [n for n in nodes if indegree[n] == 0]
+    depth: dict[str, int] = {n: 0 for n in roots}
+    queue = deque(roots)
+    remaining = dict(indegree)
+    while queue:  # Kahn's order: a node's depth is final when all its parents are done
+        node = queue.popleft()
+        for child in children[node]:
+            depth[child] = max(depth.get(child, 0), depth[node] + 1)
+            remaining[child] -= 1
+            if remaining[child] == 0:
+                queue.append(child)
+    return LineageSummary(
+        edges=len(edges),
+        derived_datasets=sum(1 for n in nodes if indegree[n] > 0),
+        root_datasets=len(roots),
+        max_depth=max(depth.values(), default=0),
+        derived_bytes=derived_bytes,
+    )
+
+
+def read_national_accounts(client: Client, database: str) -> NationalAccounts:
+    db = f"`{database}`"
+
+    def rows(sql: str) -> list[tuple[object, ...]]:
+        return [tuple(r) for r in client.query(sql.replace("{db}", db)).result_rows]
+
+    created = {(int(y), str(s)): (int(b), int(r)) for y, s, b, r in rows("SELECT year, source, bytes, records FROM {db}.data_created_by_year")}
+    tokens = {d: int(t) for d, t in rows("SELECT day, tokens FROM {db}.tokens_daily") if isinstance(d, dt.date)}
+    hq_count, hq_bytes = rows("SELECT datasets, bytes FROM {db}.high_quality_datasets")[0]
+    (registered,) = rows("SELECT count() FROM {db}.datasets_current")[0]
+    collection = [
+        CollectionFigures(str(p), int(n), int(ac), int(uc), int(ab), int(ub))  # type: ignore[call-overload]
+        for p, n, ac, uc, ab, ub in rows(
+            "SELECT pipeline_id, runs, attempted_captures, usable_captures, attempted_bytes, usable_bytes "
+            "FROM {db}.collection_efficiency ORDER BY pipeline_id"
+        )
+    ]
+    edges = [(str(p), str(c), int(b)) for p, c, b in rows("SELECT parent_id, child_id, bytes FROM {db}.lineage_edges")]  # type: ignore[call-overload]
+    events, duplicates, rejected, flushes = rows(
+        "SELECT sum(events), sum(duplicates), sum(rejected), sum(flushes) FROM {db}.ingest_progress"
+    )[0]
+    rejections = {f"{t} {r}": int(n) for t, r, n in rows("SELECT event_type, reason, events FROM {db}.rejections")}  # type: ignore[call-overload]
+    return NationalAccounts(
+        created=created,
+        tokens_by_day=tokens,
+        high_quality_datasets=int(hq_count),  # type: ignore[call-overload]
+        high_quality_bytes=int(hq_bytes),  # type: ignore[call-overload]
+        registered_datasets=int(registered),  # type: ignore[call-overload]
+        collection=collection,
+        lineage=lineage_summary(edges),
+        events_counted=int(events),  # type: ignore[call-overload]
+        duplicates_dropped=int(duplicates),  # type: ignore[call-overload]
+        dead_lettered=int(rejected),  # type: ignore[call-overload]
+        flushes=int(flushes),  # type: ignore[call-overload]
+        rejections=rejections,
+    )

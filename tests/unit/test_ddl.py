@@ -1,0 +1,31 @@
+"""The DDL is rendered from one column list, and keeps the guarantees the ledger relies on."""
+
+from __future__ import annotations
+
+from sinks.ddl import bootstrap, migrations
+from sinks.ledger import COLUMNS
+
+
+def test_no_sum_column_can_wrap_at_two_to_the_64() -> None:
+    for column in COLUMNS:
+        if column.name in {"bytes", "records", "input_tokens", "output_tokens", "attempted_bytes", "usable_bytes"}:
+            assert column.sql_type == "UInt256"
+
+
+def test_the_ledger_is_unpartitioned_so_a_flush_is_one_part() -> None:
+    ledger = migrations("db")[0].statements[0]
+    assert "PARTITION BY" not in ledger
+    assert "non_replicated_deduplication_window" in ledger
+
+
+def test_every_statement_is_idempotent() -> None:
+    for step in migrations("db"):
+        for sql in step.statements:
+            assert "IF NOT EXISTS" in sql or "CREATE OR REPLACE VIEW" in sql
+
+
+def test_a_cluster_gets_replicated_engines_and_on_cluster() -> None:
+    ledger = migrations("db", cluster="national")[0].statements[0]
+    assert "ON CLUSTER `national`" in ledger
+    assert "ReplicatedMergeTree('/clickhouse/tables/{shard}/db/ledger', '{replica}')" in ledger
+    assert all("ON CLUSTER" in sql for sql in bootstrap("db", "national"))

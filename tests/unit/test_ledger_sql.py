@@ -1,0 +1,79 @@
+"""The sink's SQL on the real ClickHouse engine (chDB, in process)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from schemas import EventCodec
+from sinks.client import Client
+from sinks.queries import lineage_summary, read_national_accounts
+from sinks.writer import LedgerWriter, migrate
+from streams.accountant import Accountant, Message
+from streams.dedup import DedupWindow
+from tests.unit.samples import SAMPLES, batch_of
+
+CODEC = EventCodec()
+
+
+def writer(open_chdb: Callable[[Path], Client], tmp_path: Path) -> LedgerWriter:
+    w = LedgerWriter(open_chdb(tmp_path / "chdb"), "zl_unit")
+    w.setup()
+    return w
+
+
+def event(name: str, **changes: Any) -> dict[str, Any]:
+    return {**SAMPLES[name], "event_id": str(uuid.uuid4()), **changes}
+
+
+def test_migrations_run_twice_apply_nothing_the_second_time(open_chdb: Callable[[Path], Client], tmp_path: Path) -> None:
+    client = open_chdb(tmp_path / "chdb")
+    assert migrate(client, "zl_unit") == [1, 2]
+    assert migrate(client, "zl_unit") == []
+
+
+def test_a_retried_flush_is_stored_once_and_sums_stay_exact(open_chdb: Callable[[Path], Client], tmp_path: Path) -> None:
+    w = writer(open_chdb, tmp_path)
+    a = Accountant(CODEC, DedupWindow(3600, 1000))
+    messages = [Message("t", 0, i, CODEC.encode("DataCreated", event("DataCreated", bytes=2**63 - 1))) for i in range(4)]
+    plan = a.account(messages)
+    w.write(plan.flush)
+    w.write(plan.flush)  # an ambiguous acknowledgement, retried
+    ((total,),) = w.client.query("SELECT sum(bytes) FROM zl_unit.data_created_by_year").result_rows
+    assert total == 4 * (2**63 - 1)
+    assert w.watermarks("t") == {0: 3}
+    assert len(list(w.seen_since("t", int(time.time()) - 60))) == 4
+
+
+def test_the_national_views_answer_from_the_ledger(open_chdb: Callable[[Path], Client], tmp_path: Path) -> None:
+    w = writer(open_chdb, tmp_path)
+    a = Accountant(CODEC, DedupWindow(3600, 1000))
+    first = event("DatasetRegistered", bytes=5 * 10**15)
+    later = {**event("DatasetRegistered", bytes=7 * 10**15), "event_time": first["event_time"] + 1}
+    batch = batch_of(
+        [
+            ("DataCreated", event("DataCreated")),
+            ("TokenUsage", event("TokenUsage")),
+            ("DatasetRegistered", first),
+            ("DatasetRegistered", later),
+            ("CollectionRun", event("CollectionRun")),
+        ]
+    )
+    plan = a.account([Message("t", 0, 0, CODEC.encode("EventBatch", batch)), Message("t", 0, 1, b"junk")])
+    w.write(plan.flush)
+    accounts = read_national_accounts(w.client, "zl_unit")
+    assert accounts.created[(2025, "AI")] == (2**63 - 1, 42)
+    assert sum(accounts.tokens_by_day.values()) == 1000
+    assert (accounts.high_quality_datasets, accounts.high_quality_bytes) == (1, 7 * 10**15)  # the later registration wins
+    assert accounts.collection[0].usable_captures == 95
+    assert accounts.lineage.edges == 1
+    assert (accounts.events_counted, accounts.dead_lettered) == (5, 1)
+
+
+def test_lineage_depth_is_the_longest_chain() -> None:
+    summary = lineage_summary([("raw", "hq", 0), ("hq", "train", 5), ("train", "infer", 7), ("raw2", "train", 1)])
+    assert (summary.edges, summary.root_datasets, summary.derived_datasets, summary.max_depth) == (4, 2, 3, 3)
+    assert summary.derived_bytes == 13

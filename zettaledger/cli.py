@@ -1,0 +1,224 @@
+"""``zl``: the command line for producers, operators and statisticians.
+
+    zl topics                 create the Kafka topics (explicit partitions)
+    zl migrate                create or upgrade the ClickHouse tables and views
+    zl produce FILE|-         send JSON-lines events (one object per line, with "type")
+    zl generate               send the calibrated national stream (progress bar)
+    zl worker                 run the ingest worker (--until-caught-up to stop when done)
+    zl report                 print the national data accounts table
+    zl dead-letters           show dead-lettered events with their reasons
+
+Settings come from ZL_* environment variables (see README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from zettaledger.errors import ZettaledgerError
+from zettaledger.settings import Settings
+
+__all__ = ["main"]
+
+log = logging.getLogger("zettaledger")
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    from producers.topics import ensure_topics
+
+    s = _settings()
+    created = ensure_topics(s)
+    print(f"topics ready on {s.kafka_bootstrap}: {s.topic_events}, {s.topic_dead_letter}"
+          + (f" (created {', '.join(created)})" if created else " (already there)"))
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from sinks.client import connect
+    from sinks.writer import migrate
+
+    s = _settings()
+    applied = migrate(connect(s.clickhouse_dsn), s.clickhouse_database, s.clickhouse_cluster or None, s.dedup_horizon_hours)
+    print(f"ClickHouse schema of {s.clickhouse_database} is current" + (f" (applied steps {applied})" if applied else ""))
+    return 0
+
+
+def _event_from_json(obj: dict[str, Any]) -> Any:
+    from schemas import models
+
+    kinds = {"DataCreated": models.DataCreated, "TokenUsage": models.TokenUsage,
+             "DatasetRegistered": models.DatasetRegistered, "CollectionRun": models.CollectionRun}
+    kind = obj.pop("type", None)
+    if kind not in kinds:
+        raise ValueError(f'"type" must be one of {", ".join(kinds)}, not {kind!r}')
+    obj.setdefault("event_id", models.new_event_id())
+    if "parent_dataset_ids" in obj:
+        obj["parent_dataset_ids"] = tuple(obj["parent_dataset_ids"])
+    if kind == "DataCreated":
+        obj["source"] = models.Source(obj["source"])
+    if kind == "DatasetRegistered":
+        obj["quality_grade"] = models.QualityGrade(obj.get("quality_grade", "UNGRADED"))
+    return kinds[kind](**obj)
+
+
+def cmd_produce(args: argparse.Namespace) -> int:
+    from producers.producer import EventProducer
+    from schemas.validation import EventRejected
+
+    s = _settings()
+    stream = sys.stdin if args.file == "-" else Path(args.file).open()
+    rejected = 0
+    with EventProducer(s, args.producer_id, batch_events=args.batch) as producer:
+        for line_no, line in enumerate(stream, 1):
+            if not line.strip():
+                continue
+            try:
+                event = _event_from_json(json.loads(line))
+                producer.send(event) if args.single else producer.add(event)
+            except (ValueError, TypeError, KeyError, EventRejected) as exc:
+                rejected += 1
+                print(f"line {line_no}: rejected: {exc}", file=sys.stderr)
+        sent = producer.sent_events
+    print(f"sent {sent} events to {s.topic_events}; rejected {rejected}")
+    return 1 if rejected else 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from producers.generator import generate
+    from producers.producer import EventProducer
+
+    s = _settings()
+    national = generate(size=args.size, seed=args.seed)
+    started = time.perf_counter()
+    with EventProducer(s, "zl-national-generator", batch_events=args.batch, check_events=False) as producer:
+        with tqdm(total=len(national), unit="ev", unit_scale=True, desc="producing", disable=args.quiet) as bar:
+            pending = 0
+            for event in national:
+                producer.add(event)
+                pending += 1
+                if pending == 10_000:
+                    bar.update(pending)
+                    pending = 0
+            bar.update(pending)
+        sent = producer.sent_events
+    elapsed = time.perf_counter() - started
+    if args.manifest:
+        Path(args.manifest).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.manifest).write_text(json.dumps(national.manifest.to_json(), indent=1))
+    print(f"produced {sent:,} events in {elapsed:.1f}s ({sent / max(elapsed, 1e-9):,.0f} events/s) to {s.topic_events}")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from streams.worker import run_worker
+    from zettaledger.telemetry import configure
+
+    s = _settings()
+    configure(s.otel_exporter, "zettaledger-worker")
+    started = time.perf_counter()
+    run_worker(s, until_caught_up=args.until_caught_up)
+    if args.until_caught_up:
+        print(f"worker caught up in {time.perf_counter() - started:.1f}s")
+    return 0
+
+
+def _dates(text: str) -> list[dt.date]:
+    return [dt.date.fromisoformat(d.strip()) for d in text.split(",") if d.strip()]
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from sinks.client import connect
+    from sinks.queries import read_national_accounts
+    from zettaledger.report import render
+
+    s = _settings()
+    accounts = read_national_accounts(connect(s.clickhouse_dsn), s.clickhouse_database)
+    year, month = (int(x) for x in args.token_month.split("-"))
+    print(render(accounts, _dates(args.token_dates), (year, month), (args.year - 1, args.year)), end="")
+    return 0
+
+
+def cmd_dead_letters(args: argparse.Namespace) -> int:
+    from kafka import KafkaConsumer
+
+    s = _settings()
+    consumer = KafkaConsumer(s.topic_dead_letter, bootstrap_servers=s.kafka_servers, auto_offset_reset="earliest",
+                             enable_auto_commit=False, consumer_timeout_ms=int(args.timeout * 1000))
+    shown = 0
+    try:
+        for record in consumer:
+            headers = {k: v.decode("utf-8", "replace") for k, v in record.headers or []}
+            print(f"{record.topic}[{record.partition}]@{record.offset} from {headers.get('zl.source.topic')}"
+                  f"[{headers.get('zl.source.partition')}]@{headers.get('zl.source.offset')}: "
+                  f"{headers.get('zl.event.type')} {headers.get('zl.error.code')} "
+                  f"field={headers.get('zl.error.field')} value={headers.get('zl.error.value')} "
+                  f"reason={headers.get('zl.error.reason')}")
+            shown += 1
+            if shown >= args.limit:
+                break
+    finally:
+        consumer.close()
+    print(f"{shown} dead letter(s) shown")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("topics", help="create the Kafka topics").set_defaults(fn=cmd_topics)
+    sub.add_parser("migrate", help="create or upgrade the ClickHouse schema").set_defaults(fn=cmd_migrate)
+    p = sub.add_parser("produce", help="send JSON-lines events")
+    p.add_argument("file", help="path, or - for standard input")
+    p.add_argument("--producer-id", default="zl-cli")
+    p.add_argument("--batch", type=int, default=500, help="events per EventBatch message")
+    p.add_argument("--single", action="store_true", help="one event per message instead of batches")
+    p.set_defaults(fn=cmd_produce)
+    p = sub.add_parser("generate", help="send the calibrated national stream")
+    p.add_argument("--size", type=float, default=1.0, help="scales the number of events, never the totals")
+    p.add_argument("--seed", type=int, default=2025)
+    p.add_argument("--batch", type=int, default=1000, help="events per EventBatch message")
+    p.add_argument("--manifest", help="write the expected figures (JSON) here")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(fn=cmd_generate)
+    p = sub.add_parser("worker", help="run the ingest worker")
+    p.add_argument("--until-caught-up", action="store_true", help="stop once the topic as of start is in the ledger")
+    p.set_defaults(fn=cmd_worker)
+    p = sub.add_parser("report", help="print the national data accounts")
+    p.add_argument("--year", type=int, default=2025)
+    p.add_argument("--token-dates", default="2024-01-01,2025-01-01,2025-12-31")
+    p.add_argument("--token-month", default="2026-03")
+    p.set_defaults(fn=cmd_report)
+    p = sub.add_parser("dead-letters", help="show dead-lettered events with their reasons")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for more")
+    p.set_defaults(fn=cmd_dead_letters)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("zettaledger").setLevel(logging.INFO)
+    try:
+        return int(args.fn(args))
+    except ZettaledgerError as exc:
+        print(f"zl {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

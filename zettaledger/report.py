@@ -1,0 +1,126 @@
+"""The national data accounts table, formatted from ``NationalAccounts``. Pure: no database here."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from sinks.queries import NationalAccounts
+
+__all__ = ["NATIONAL_LIBRARY_DIGITAL_BYTES", "format_bytes", "growth_pct", "render"]
+
+# Assumed size of the national library's digital resources: 2.87 PB, the figure
+# implied by the published "890 PB is about 310x the national library" ratio.
+NATIONAL_LIBRARY_DIGITAL_BYTES = 2_870 * 10**12
+
+_UNITS = (("ZB", 10**21), ("EB", 10**18), ("PB", 10**15), ("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3))
+SOURCE_LABELS = {
+    "AI": "AI and system software",
+    "IOT": "IoT sensing",
+    "TRAINING": "AI training",
+    "INFERENCE": "AI inference",
+    "OTHER": "Other",
+}
+
+
+def _round(value: Decimal, places: int = 2) -> Decimal:
+    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+
+
+def format_bytes(n: int, unit: str | None = None) -> str:
+    """Decimal SI units (1 PB = 1e15 B), two decimals, computed exactly from the integer."""
+    if unit is None:
+        unit = next((u for u, size in _UNITS if n >= size), "B")
+    size = dict(_UNITS).get(unit, 1)
+    return f"{_round(Decimal(n) / Decimal(size))} {unit}"
+
+
+def growth_pct(new: int, old: int) -> str:
+    if old == 0:
+        return "n/a"
+    pct = _round((Decimal(new) / Decimal(old) - 1) * 100)
+    return f"{pct:+}%"
+
+
+def _sci(n: int) -> str:
+    return f"{n:.2e}".replace("e+", "e")
+
+
+def _multiple(new: int, old: int) -> str:
+    if old == 0:
+        return "n/a"
+    ratio = Decimal(new) / Decimal(old)
+    return f"{_round(ratio, 1 if ratio < 100 else 0)}x"
+
+
+def render(accounts: NationalAccounts, token_dates: Sequence[dt.date], token_month: tuple[int, int], years: tuple[int, int]) -> str:
+    prev, year = years
+    out: list[str] = []
+    add = out.append
+    add("Zettaledger national data accounts")
+    add("=" * 78)
+    add("")
+    add(f"Data created by source ({prev} -> {year})")
+    add(f"  {'source':<26}{prev:>14}{year:>14}{'growth':>12}")
+    sources = sorted({s for (_, s) in accounts.created}, key=lambda s: -accounts.created_by(year, s))
+    for s in sources:
+        a, b = accounts.created_by(prev, s), accounts.created_by(year, s)
+        add(f"  {SOURCE_LABELS.get(s, s):<26}{format_bytes(a):>14}{format_bytes(b):>14}{growth_pct(b, a):>12}")
+    t_prev, t_year = accounts.created_total(prev), accounts.created_total(year)
+    add(f"  {'Total':<26}{format_bytes(t_prev, 'ZB'):>14}{format_bytes(t_year, 'ZB'):>14}{growth_pct(t_year, t_prev):>12}")
+    add(f"  exact total {year}: {t_year:,} B")
+    ai, iot = accounts.created_by(year, "AI"), accounts.created_by(year, "IOT")
+    ai_p, iot_p = accounts.created_by(prev, "AI"), accounts.created_by(prev, "IOT")
+    lead = "AI and system software ahead of IoT" if ai > iot else "IoT ahead of AI and system software"
+    lead_prev = "AI ahead" if ai_p > iot_p else "IoT ahead"
+    overtook = " (overtaking IoT for the first time)" if ai > iot and ai_p <= iot_p else ""
+    add(f"  AI vs IoT: {year} {lead}{overtook}: {format_bytes(ai)} vs {format_bytes(iot)}; {prev}: {lead_prev}")
+    add("")
+    train, infer = accounts.created_by(year, "TRAINING"), accounts.created_by(year, "INFERENCE")
+    train_p, infer_p = accounts.created_by(prev, "TRAINING"), accounts.created_by(prev, "INFERENCE")
+    add(f"AI data deployed in {year} (training + inference): {format_bytes(train + infer, 'EB')}")
+    first = " for the first time" if infer > train and infer_p <= train_p else ""
+    verdict = "exceeded" if infer > train else "did not exceed"
+    add(f"  inference {format_bytes(infer, 'EB')} {verdict} training {format_bytes(train, 'EB')}{first}"
+        f" ({prev}: inference {format_bytes(infer_p, 'EB')}, training {format_bytes(train_p, 'EB')})")
+    add("")
+    add("Daily AI token usage")
+    base_day = token_dates[0] if token_dates else None
+    base = accounts.tokens_by_day.get(base_day, 0) if base_day else 0
+    add(f"  {'date':<18}{'tokens/day':>14}{'x ' + str(base_day):>20}")
+    last = 0
+    for d in token_dates:
+        n = accounts.tokens_by_day.get(d, 0)
+        last = n
+        add(f"  {d.isoformat():<18}{_sci(n):>14}{_multiple(n, base):>20}")
+    total, days = accounts.tokens_month_average(*token_month)
+    avg = total // days if days else 0
+    label = f"{token_month[0]}-{token_month[1]:02d} average"
+    add(f"  {label:<18}{_sci(avg):>14}{_multiple(avg, base):>20}   ({growth_pct(avg, last)} on {token_dates[-1] if token_dates else '-'}; {days} days)")
+    add("")
+    ratio = Decimal(accounts.high_quality_bytes) / Decimal(NATIONAL_LIBRARY_DIGITAL_BYTES)
+    add(f"Registered high-quality datasets: {accounts.high_quality_datasets:,} totalling {format_bytes(accounts.high_quality_bytes, 'PB')}")
+    add(f"  about {_round(ratio, 0)}x the national library's digital resources "
+        f"(assumed {format_bytes(NATIONAL_LIBRARY_DIGITAL_BYTES, 'PB')}); {accounts.registered_datasets:,} datasets registered in all")
+    add("")
+    if accounts.collection:
+        best = max(accounts.collection, key=lambda c: Decimal(c.usable_captures) / max(c.attempted_captures, 1))
+        att = sum(c.attempted_captures for c in accounts.collection)
+        use = sum(c.usable_captures for c in accounts.collection)
+        add("Robotic data-collection efficiency (usable / attempted captures)")
+        for c in accounts.collection:
+            eff = _round(Decimal(c.usable_captures) * 100 / max(c.attempted_captures, 1))
+            add(f"  {c.pipeline_id:<26}{eff:>8}%   {c.runs:,} runs, usable {format_bytes(c.usable_bytes)} of {format_bytes(c.attempted_bytes)}")
+        best_eff = _round(Decimal(best.usable_captures) * 100 / max(best.attempted_captures, 1))
+        add(f"  up to {best_eff}% ({best.pipeline_id}); overall {_round(Decimal(use) * 100 / max(att, 1))}%")
+        add("")
+    lin = accounts.lineage
+    add(f"Lineage: {lin.edges:,} parent->child edges; {lin.derived_datasets:,} derived datasets from "
+        f"{lin.root_datasets:,} roots; longest chain {lin.max_depth} steps; {format_bytes(lin.derived_bytes)} created from parents")
+    add("")
+    add(f"Ingest: {accounts.events_counted:,} events counted in {accounts.flushes:,} flushes; "
+        f"{accounts.duplicates_dropped:,} resent duplicates dropped; {accounts.dead_lettered:,} dead-lettered")
+    for reason, n in sorted(accounts.rejections.items()):
+        add(f"  dead letters {reason}: {n:,}")
+    return "\n".join(out) + "\n"
