@@ -67,7 +67,7 @@ class EventProducer:
         partitions = self._kafka.partitions_for(self._topic)
         if not partitions:
             raise ProduceError(f"topic {self._topic} does not exist; create it with `zl topics`")
-        self._partitions = sorted(partitions)
+        self._partitions: list[int] = sorted(partitions)
         self._buffers: dict[int, list[Event]] = {}
         self._errors: list[BaseException] = []
         self.sent_events = 0
@@ -75,7 +75,8 @@ class EventProducer:
 
     def _partition_for(self, key: bytes) -> int:
         # The same murmur2 hash Kafka's default partitioner applies to the key.
-        return self._partitions[(murmur2(key) & 0x7FFFFFFF) % len(self._partitions)]
+        index = (int(murmur2(key)) & 0x7FFFFFFF) % len(self._partitions)
+        return self._partitions[index]
 
     def _checked(self, event: Event) -> dict[str, Any]:
         datum = event.to_avro()

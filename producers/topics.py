@@ -22,11 +22,19 @@ class KafkaUnavailable(ZettaledgerError):
 
 def topic_specs(settings: Settings) -> list[NewTopic]:
     return [
-        NewTopic(settings.topic_events, settings.topic_partitions, settings.topic_replication,
-                 topic_configs={"max.message.bytes": str(8 * 1024 * 1024)}),
+        NewTopic(
+            settings.topic_events,
+            settings.topic_partitions,
+            settings.topic_replication,
+            topic_configs={"max.message.bytes": str(8 * 1024 * 1024)},
+        ),
         # Dead letters are kept for 30 days: long enough to inspect, fix and replay.
-        NewTopic(settings.topic_dead_letter, settings.topic_partitions, settings.topic_replication,
-                 topic_configs={"retention.ms": str(30 * 86_400_000), "max.message.bytes": str(8 * 1024 * 1024)}),
+        NewTopic(
+            settings.topic_dead_letter,
+            settings.topic_partitions,
+            settings.topic_replication,
+            topic_configs={"retention.ms": str(30 * 86_400_000), "max.message.bytes": str(8 * 1024 * 1024)},
+        ),
     ]
 
 

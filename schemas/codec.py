@@ -134,12 +134,12 @@ class ReferenceCodec:
         self._avro_io = avro.io
         self._registry = registry or default_registry()
         self._schemas: dict[int, Any] = {}
-        self._parse = lambda v: avro.schema.parse(json.dumps(v.wire_definition))
+        self._avro_schema = avro.schema
 
     def _schema(self, version: SchemaVersion) -> Any:
         schema = self._schemas.get(version.fingerprint)
         if schema is None:
-            schema = self._schemas[version.fingerprint] = self._parse(version)
+            schema = self._schemas[version.fingerprint] = self._avro_schema.parse(json.dumps(version.wire_definition))
         return schema
 
     def encode(self, name: str, datum: Mapping[str, Any]) -> bytes:
@@ -159,4 +159,6 @@ class ReferenceCodec:
             datum = reader.read(self._avro_io.BinaryDecoder(io.BytesIO(payload[_HEADER_LEN:])))
         except Exception as exc:
             raise SchemaDecodeError("corrupt_body", f"{writer.short_name} body does not decode: {exc!r}") from exc
+        if not isinstance(datum, dict):
+            raise SchemaDecodeError("corrupt_body", f"{writer.short_name} decoded to {type(datum).__name__}")
         return Decoded(writer.short_name, datum)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any, ClassVar
 
 __all__ = [
@@ -28,7 +28,7 @@ def new_event_id() -> str:
     return str(uuid.uuid4())
 
 
-class Source(str, Enum):
+class Source(StrEnum):
     OTHER = "OTHER"
     IOT = "IOT"
     AI = "AI"  # AI and system software
@@ -36,7 +36,7 @@ class Source(str, Enum):
     INFERENCE = "INFERENCE"
 
 
-class QualityGrade(str, Enum):
+class QualityGrade(StrEnum):
     UNGRADED = "UNGRADED"
     STANDARD = "STANDARD"
     HIGH = "HIGH"

@@ -51,7 +51,8 @@ class SchemaVersion:
     @property
     def wire_definition(self) -> dict[str, Any]:
         """The definition without annotations that do not change the encoding."""
-        return _strip(copy.deepcopy(dict(self.definition)))
+        stripped: dict[str, Any] = _strip(copy.deepcopy(dict(self.definition)))
+        return stripped
 
 
 _PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
@@ -117,15 +118,15 @@ class SchemaRegistry:
     """Schemas read from files: current versions plus any historical ones."""
 
     def __init__(self, current: Iterable[Mapping[str, Any]], history: Iterable[Mapping[str, Any]] = ()) -> None:
-        current = [dict(d) for d in current]
-        known = {_full_name(d): d for d in current}
+        definitions = [dict(d) for d in current]
+        known = {_full_name(d): d for d in definitions}
         self._current: dict[str, SchemaVersion] = {}
         self._by_fingerprint: dict[int, SchemaVersion] = {}
-        for definition in current:
+        for definition in definitions:
             version = self._make(definition, known, is_current=True)
             self._current[version.short_name] = version
-        for definition in history:
-            version = self._make(dict(definition), known, is_current=False)
+        for old in history:
+            version = self._make(dict(old), known, is_current=False)
             self._by_fingerprint.setdefault(version.fingerprint, version)
 
     @classmethod
@@ -151,9 +152,7 @@ class SchemaRegistry:
         try:
             return self._current[short_name]
         except KeyError:
-            raise UnknownSchemaError(
-                f"no schema named {short_name!r}; known: {', '.join(sorted(self._current))}"
-            ) from None
+            raise UnknownSchemaError(f"no schema named {short_name!r}; known: {', '.join(sorted(self._current))}") from None
 
     def by_fingerprint(self, fingerprint: int) -> SchemaVersion | None:
         return self._by_fingerprint.get(fingerprint)

@@ -106,8 +106,7 @@ ORDER BY (topic, kafka_partition, event_id)
 TTL seen_at + INTERVAL {int(dedup_horizon_hours)} HOUR
 SETTINGS non_replicated_deduplication_window = 10000"""
     views = tuple(
-        f"CREATE OR REPLACE VIEW {db}.{_quote_ident(name)}{on} AS {sql.format(db=db).strip()}"
-        for name, sql in VIEWS.items()
+        f"CREATE OR REPLACE VIEW {db}.{_quote_ident(name)}{on} AS {sql.format(db=db).strip()}" for name, sql in VIEWS.items()
     )
     return [
         Migration(1, "ledger and seen-event tables", (ledger, seen)),

@@ -13,12 +13,12 @@ This module is plain Python (no ClickHouse import), so row building is tested al
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 __all__ = ["COLUMNS", "COLUMN_NAMES", "SEEN_COLUMNS", "Flush", "Kind", "LedgerColumn"]
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     """What a ledger row counts."""
 
     SEGMENT = "segment"  # offsets a flush covered, with its event, duplicate and rejection counts

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-__all__ = ["CollectionFigures", "LineageSummary", "NationalAccounts", "read_national_accounts", "lineage_summary"]
+__all__ = ["CollectionFigures", "LineageSummary", "NationalAccounts", "lineage_summary", "read_national_accounts"]
 
 
 @dataclass(frozen=True)
@@ -91,36 +92,39 @@ def lineage_summary(edges: list[tuple[str, str, int]]) -> LineageSummary:
 def read_national_accounts(client: Client, database: str) -> NationalAccounts:
     db = f"`{database}`"
 
-    def rows(sql: str) -> list[tuple[object, ...]]:
+    def rows(sql: str) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in client.query(sql.replace("{db}", db)).result_rows]
 
-    created = {(int(y), str(s)): (int(b), int(r)) for y, s, b, r in rows("SELECT year, source, bytes, records FROM {db}.data_created_by_year")}
+    created = {
+        (int(y), str(s)): (int(b), int(r))
+        for y, s, b, r in rows("SELECT year, source, bytes, records FROM {db}.data_created_by_year")
+    }
     tokens = {d: int(t) for d, t in rows("SELECT day, tokens FROM {db}.tokens_daily") if isinstance(d, dt.date)}
     hq_count, hq_bytes = rows("SELECT datasets, bytes FROM {db}.high_quality_datasets")[0]
     (registered,) = rows("SELECT count() FROM {db}.datasets_current")[0]
     collection = [
-        CollectionFigures(str(p), int(n), int(ac), int(uc), int(ab), int(ub))  # type: ignore[call-overload]
+        CollectionFigures(str(p), int(n), int(ac), int(uc), int(ab), int(ub))
         for p, n, ac, uc, ab, ub in rows(
             "SELECT pipeline_id, runs, attempted_captures, usable_captures, attempted_bytes, usable_bytes "
             "FROM {db}.collection_efficiency ORDER BY pipeline_id"
         )
     ]
-    edges = [(str(p), str(c), int(b)) for p, c, b in rows("SELECT parent_id, child_id, bytes FROM {db}.lineage_edges")]  # type: ignore[call-overload]
+    edges = [(str(p), str(c), int(b)) for p, c, b in rows("SELECT parent_id, child_id, bytes FROM {db}.lineage_edges")]
     events, duplicates, rejected, flushes = rows(
         "SELECT sum(events), sum(duplicates), sum(rejected), sum(flushes) FROM {db}.ingest_progress"
     )[0]
-    rejections = {f"{t} {r}": int(n) for t, r, n in rows("SELECT event_type, reason, events FROM {db}.rejections")}  # type: ignore[call-overload]
+    rejections = {f"{t} {r}": int(n) for t, r, n in rows("SELECT event_type, reason, events FROM {db}.rejections")}
     return NationalAccounts(
         created=created,
         tokens_by_day=tokens,
-        high_quality_datasets=int(hq_count),  # type: ignore[call-overload]
-        high_quality_bytes=int(hq_bytes),  # type: ignore[call-overload]
-        registered_datasets=int(registered),  # type: ignore[call-overload]
+        high_quality_datasets=int(hq_count),
+        high_quality_bytes=int(hq_bytes),
+        registered_datasets=int(registered),
         collection=collection,
         lineage=lineage_summary(edges),
-        events_counted=int(events),  # type: ignore[call-overload]
-        duplicates_dropped=int(duplicates),  # type: ignore[call-overload]
-        dead_lettered=int(rejected),  # type: ignore[call-overload]
-        flushes=int(flushes),  # type: ignore[call-overload]
+        events_counted=int(events),
+        duplicates_dropped=int(duplicates),
+        dead_lettered=int(rejected),
+        flushes=int(flushes),
         rejections=rejections,
     )

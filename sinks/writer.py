@@ -37,7 +37,9 @@ def migrate(client: Client, database: str, cluster: str | None = None, dedup_hor
         if step.version in done:
             continue
         execute(client, step.statements)
-        client.insert(f"`{database}`.schema_migrations", [[step.version, step.description]], column_names=["version", "description"])
+        client.insert(
+            f"`{database}`.schema_migrations", [[step.version, step.description]], column_names=["version", "description"]
+        )
         log.info("applied ClickHouse migration %d: %s", step.version, step.description)
         applied.append(step.version)
     return applied

@@ -101,7 +101,7 @@ def _row(kind: Kind, **values: Any) -> tuple[object, ...]:
 
 
 class _Segment:
-    __slots__ = ("first", "last", "events", "duplicates", "rejected")
+    __slots__ = ("duplicates", "events", "first", "last", "rejected")
 
     def __init__(self, offset: int) -> None:
         self.first = offset
@@ -217,7 +217,9 @@ class _Tally:
         segment.rejected += 1
         self.stats.rejected += 1
         self.dead_letters.append(
-            DeadLetter(message.topic, message.partition, message.offset, index, payload, event_type, error, field_name, value, reason)
+            DeadLetter(
+                message.topic, message.partition, message.offset, index, payload, event_type, error, field_name, value, reason
+            )
         )
         key = (event_type, f"{error}: {field_name}")
         self.rejections[key] = self.rejections.get(key, 0) + 1
@@ -228,7 +230,17 @@ class _Tally:
         except EventRejected as exc:
             assert self.codec is not None
             payload = self.codec.encode(event_type, e) if batched else (message.value or b"")
-            self._reject(message, segment, index if batched else None, payload, event_type, "invalid_field", exc.field, exc.value, exc.reason)
+            self._reject(
+                message,
+                segment,
+                index if batched else None,
+                payload,
+                event_type,
+                "invalid_field",
+                exc.field,
+                exc.value,
+                exc.reason,
+            )
             return
         event_id = e["event_id"]
         if not self.dedup.first_sighting(event_id, message.partition, message.offset, index, self.now_s):
@@ -252,10 +264,10 @@ class _Tally:
             for parent in e["parent_dataset_ids"]:
                 self._edge(parent, e["dataset_id"], day, e["bytes"])
         elif event_type == "TokenUsage":
-            key = (day, e["model"], e["provider"], e["region"])
-            cell = self.tokens.get(key)
+            token_key = (day, e["model"], e["provider"], e["region"])
+            cell = self.tokens.get(token_key)
             if cell is None:
-                cell = self.tokens[key] = [0, 0, 0]
+                cell = self.tokens[token_key] = [0, 0, 0]
             cell[0] += 1
             cell[1] += e["input_tokens"]
             cell[2] += e["output_tokens"]
@@ -305,7 +317,11 @@ class _Tally:
         for (day, source, region), (n, b, r) in self.volume.items():
             rows.append(_row(Kind.VOLUME, day=day, source=source, region=region, events=n, bytes=b, records=r))
         for (day, model, provider, region), (n, i, o) in self.tokens.items():
-            rows.append(_row(Kind.TOKENS, day=day, model=model, provider=provider, region=region, events=n, input_tokens=i, output_tokens=o))
+            rows.append(
+                _row(
+                    Kind.TOKENS, day=day, model=model, provider=provider, region=region, events=n, input_tokens=i, output_tokens=o
+                )
+            )
         for (day, pipeline, region), (n, ac, uc, ab, ub) in self.collection.items():
             rows.append(
                 _row(

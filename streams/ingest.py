@@ -55,7 +55,10 @@ class Ledger:
         marks = writer.watermarks(s.topic_events)
         dedup = DedupWindow(s.dedup_horizon_hours * 3600, s.dedup_max_ids)
         since = int(time.time()) - s.dedup_horizon_hours * 3600
-        dedup.load((e.event_id, Sighting(e.kafka_partition, e.offset, e.batch_index, e.seen_at)) for e in writer.seen_since(s.topic_events, since))
+        dedup.load(
+            (e.event_id, Sighting(e.kafka_partition, e.offset, e.batch_index, e.seen_at))
+            for e in writer.seen_since(s.topic_events, since)
+        )
         log.info("ledger open: watermarks %s, %d event ids in the dedup window", marks, len(dedup))
         self.writer = writer
         return Accountant(EventCodec(), dedup, {(s.topic_events, p): o for p, o in marks.items()})
@@ -98,7 +101,9 @@ class Ledger:
 
 
 def register_ingest(app: faust.App, settings: Settings, ledger: Ledger) -> Any:
-    events_topic = app.topic(settings.topic_events, key_serializer="raw", value_serializer="raw", partitions=settings.topic_partitions)
+    events_topic = app.topic(
+        settings.topic_events, key_serializer="raw", value_serializer="raw", partitions=settings.topic_partitions
+    )
     dead_letter_topic = app.topic(settings.topic_dead_letter, key_serializer="raw", value_serializer="raw")
     metrics = instruments()
 
@@ -126,7 +131,8 @@ def register_ingest(app: faust.App, settings: Settings, ledger: Ledger) -> Any:
     @app.agent(events_topic, name="ingest")
     async def ingest(stream: faust.StreamT[bytes]) -> None:
         accountant = await ledger.open()
-        async for batch in stream.take_events(settings.batch_max_messages, settings.batch_within_s):
+        batches = stream.take_events(settings.batch_max_messages, settings.batch_within_s)  # type: ignore[attr-defined]
+        async for batch in batches:
             # take_events acks the batch when this body returns or raises, so the
             # flush must finish first: shielded from shutdown's cancellation, and
             # any failure stops the process before an ack can happen.
@@ -136,7 +142,7 @@ def register_ingest(app: faust.App, settings: Settings, ledger: Ledger) -> Any:
             except asyncio.CancelledError:
                 await task
                 raise
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:
                 log.critical("ingest cannot continue: %s; exiting without committing offsets", exc, exc_info=True)
                 logging.shutdown()
                 os._exit(_EX_SOFTWARE)

@@ -65,7 +65,7 @@ def run_worker(settings: Settings, until_caught_up: bool = False, poll_s: float 
         targets = {p: o - 1 for p, o in end_offsets(settings).items() if o > 0}
         log.info("will stop once the ledger holds offsets %s", targets)
 
-        @app.task
+        @app.task  # type: ignore[untyped-decorator]
         async def stop_when_caught_up() -> None:
             await ledger.ready.wait()
             while True:

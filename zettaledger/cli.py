@@ -40,8 +40,10 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
     s = _settings()
     created = ensure_topics(s)
-    print(f"topics ready on {s.kafka_bootstrap}: {s.topic_events}, {s.topic_dead_letter}"
-          + (f" (created {', '.join(created)})" if created else " (already there)"))
+    print(
+        f"topics ready on {s.kafka_bootstrap}: {s.topic_events}, {s.topic_dead_letter}"
+        + (f" (created {', '.join(created)})" if created else " (already there)")
+    )
     return 0
 
 
@@ -58,8 +60,12 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def _event_from_json(obj: dict[str, Any]) -> Any:
     from schemas import models
 
-    kinds = {"DataCreated": models.DataCreated, "TokenUsage": models.TokenUsage,
-             "DatasetRegistered": models.DatasetRegistered, "CollectionRun": models.CollectionRun}
+    kinds = {
+        "DataCreated": models.DataCreated,
+        "TokenUsage": models.TokenUsage,
+        "DatasetRegistered": models.DatasetRegistered,
+        "CollectionRun": models.CollectionRun,
+    }
     kind = obj.pop("type", None)
     if kind not in kinds:
         raise ValueError(f'"type" must be one of {", ".join(kinds)}, not {kind!r}')
@@ -78,9 +84,9 @@ def cmd_produce(args: argparse.Namespace) -> int:
     from schemas.validation import EventRejected
 
     s = _settings()
-    stream = sys.stdin if args.file == "-" else Path(args.file).open()
+    stream = sys.stdin if args.file == "-" else Path(args.file).open()  # noqa: SIM115 - closed below
     rejected = 0
-    with EventProducer(s, args.producer_id, batch_events=args.batch) as producer:
+    with stream, EventProducer(s, args.producer_id, batch_events=args.batch) as producer:
         for line_no, line in enumerate(stream, 1):
             if not line.strip():
                 continue
@@ -156,17 +162,24 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
     from kafka import KafkaConsumer
 
     s = _settings()
-    consumer = KafkaConsumer(s.topic_dead_letter, bootstrap_servers=s.kafka_servers, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=int(args.timeout * 1000))
+    consumer = KafkaConsumer(
+        s.topic_dead_letter,
+        bootstrap_servers=s.kafka_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=int(args.timeout * 1000),
+    )
     shown = 0
     try:
         for record in consumer:
             headers = {k: v.decode("utf-8", "replace") for k, v in record.headers or []}
-            print(f"{record.topic}[{record.partition}]@{record.offset} from {headers.get('zl.source.topic')}"
-                  f"[{headers.get('zl.source.partition')}]@{headers.get('zl.source.offset')}: "
-                  f"{headers.get('zl.event.type')} {headers.get('zl.error.code')} "
-                  f"field={headers.get('zl.error.field')} value={headers.get('zl.error.value')} "
-                  f"reason={headers.get('zl.error.reason')}")
+            print(
+                f"{record.topic}[{record.partition}]@{record.offset} from {headers.get('zl.source.topic')}"
+                f"[{headers.get('zl.source.partition')}]@{headers.get('zl.source.offset')}: "
+                f"{headers.get('zl.event.type')} {headers.get('zl.error.code')} "
+                f"field={headers.get('zl.error.field')} value={headers.get('zl.error.value')} "
+                f"reason={headers.get('zl.error.reason')}"
+            )
             shown += 1
             if shown >= args.limit:
                 break

@@ -54,7 +54,9 @@ def _multiple(new: int, old: int) -> str:
     return f"{_round(ratio, 1 if ratio < 100 else 0)}x"
 
 
-def render(accounts: NationalAccounts, token_dates: Sequence[dt.date], token_month: tuple[int, int], years: tuple[int, int]) -> str:
+def render(
+    accounts: NationalAccounts, token_dates: Sequence[dt.date], token_month: tuple[int, int], years: tuple[int, int]
+) -> str:
     prev, year = years
     out: list[str] = []
     add = out.append
@@ -82,8 +84,10 @@ def render(accounts: NationalAccounts, token_dates: Sequence[dt.date], token_mon
     add(f"AI data deployed in {year} (training + inference): {format_bytes(train + infer, 'EB')}")
     first = " for the first time" if infer > train and infer_p <= train_p else ""
     verdict = "exceeded" if infer > train else "did not exceed"
-    add(f"  inference {format_bytes(infer, 'EB')} {verdict} training {format_bytes(train, 'EB')}{first}"
-        f" ({prev}: inference {format_bytes(infer_p, 'EB')}, training {format_bytes(train_p, 'EB')})")
+    add(
+        f"  inference {format_bytes(infer, 'EB')} {verdict} training {format_bytes(train, 'EB')}{first}"
+        f" ({prev}: inference {format_bytes(infer_p, 'EB')}, training {format_bytes(train_p, 'EB')})"
+    )
     add("")
     add("Daily AI token usage")
     base_day = token_dates[0] if token_dates else None
@@ -97,12 +101,18 @@ def render(accounts: NationalAccounts, token_dates: Sequence[dt.date], token_mon
     total, days = accounts.tokens_month_average(*token_month)
     avg = total // days if days else 0
     label = f"{token_month[0]}-{token_month[1]:02d} average"
-    add(f"  {label:<18}{_sci(avg):>14}{_multiple(avg, base):>20}   ({growth_pct(avg, last)} on {token_dates[-1] if token_dates else '-'}; {days} days)")
+    add(
+        f"  {label:<18}{_sci(avg):>14}{_multiple(avg, base):>20}   ({growth_pct(avg, last)} on {token_dates[-1] if token_dates else '-'}; {days} days)"
+    )
     add("")
     ratio = Decimal(accounts.high_quality_bytes) / Decimal(NATIONAL_LIBRARY_DIGITAL_BYTES)
-    add(f"Registered high-quality datasets: {accounts.high_quality_datasets:,} totalling {format_bytes(accounts.high_quality_bytes, 'PB')}")
-    add(f"  about {_round(ratio, 0)}x the national library's digital resources "
-        f"(assumed {format_bytes(NATIONAL_LIBRARY_DIGITAL_BYTES, 'PB')}); {accounts.registered_datasets:,} datasets registered in all")
+    add(
+        f"Registered high-quality datasets: {accounts.high_quality_datasets:,} totalling {format_bytes(accounts.high_quality_bytes, 'PB')}"
+    )
+    add(
+        f"  about {_round(ratio, 0)}x the national library's digital resources "
+        f"(assumed {format_bytes(NATIONAL_LIBRARY_DIGITAL_BYTES, 'PB')}); {accounts.registered_datasets:,} datasets registered in all"
+    )
     add("")
     if accounts.collection:
         best = max(accounts.collection, key=lambda c: Decimal(c.usable_captures) / max(c.attempted_captures, 1))
@@ -111,16 +121,22 @@ def render(accounts: NationalAccounts, token_dates: Sequence[dt.date], token_mon
         add("Robotic data-collection efficiency (usable / attempted captures)")
         for c in accounts.collection:
             eff = _round(Decimal(c.usable_captures) * 100 / max(c.attempted_captures, 1))
-            add(f"  {c.pipeline_id:<26}{eff:>8}%   {c.runs:,} runs, usable {format_bytes(c.usable_bytes)} of {format_bytes(c.attempted_bytes)}")
+            add(
+                f"  {c.pipeline_id:<26}{eff:>8}%   {c.runs:,} runs, usable {format_bytes(c.usable_bytes)} of {format_bytes(c.attempted_bytes)}"
+            )
         best_eff = _round(Decimal(best.usable_captures) * 100 / max(best.attempted_captures, 1))
         add(f"  up to {best_eff}% ({best.pipeline_id}); overall {_round(Decimal(use) * 100 / max(att, 1))}%")
         add("")
     lin = accounts.lineage
-    add(f"Lineage: {lin.edges:,} parent->child edges; {lin.derived_datasets:,} derived datasets from "
-        f"{lin.root_datasets:,} roots; longest chain {lin.max_depth} steps; {format_bytes(lin.derived_bytes)} created from parents")
+    add(
+        f"Lineage: {lin.edges:,} parent->child edges; {lin.derived_datasets:,} derived datasets from "
+        f"{lin.root_datasets:,} roots; longest chain {lin.max_depth} steps; {format_bytes(lin.derived_bytes)} created from parents"
+    )
     add("")
-    add(f"Ingest: {accounts.events_counted:,} events counted in {accounts.flushes:,} flushes; "
-        f"{accounts.duplicates_dropped:,} resent duplicates dropped; {accounts.dead_lettered:,} dead-lettered")
+    add(
+        f"Ingest: {accounts.events_counted:,} events counted in {accounts.flushes:,} flushes; "
+        f"{accounts.duplicates_dropped:,} resent duplicates dropped; {accounts.dead_lettered:,} dead-lettered"
+    )
     for reason, n in sorted(accounts.rejections.items()):
         add(f"  dead letters {reason}: {n:,}")
     return "\n".join(out) + "\n"

@@ -41,7 +41,7 @@ class Settings:
     web_enabled: bool = True  # ZL_WEB_ENABLED: health endpoint /healthz and Faust's web views
     web_port: int = 6066  # ZL_WEB_PORT
     otel_exporter: str = "none"  # ZL_OTEL_EXPORTER: none, otlp (OTEL_EXPORTER_OTLP_ENDPOINT) or console
-    log_level: str = "info"  # ZL_LOG_LEVEL
+    log_level: str = "warning"  # ZL_LOG_LEVEL: the worker's (Faust's) log level
 
     @property
     def clickhouse_dsn(self) -> str:
@@ -64,7 +64,7 @@ class Settings:
             raw = env.get(var)
             if raw is None or raw == "":
                 continue
-            kind = type(f.default)
+            kind: Any = type(f.default)
             try:
                 if kind is bool:
                     if raw.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):

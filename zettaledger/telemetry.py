@@ -38,8 +38,12 @@ def instruments() -> Instruments:
         _INSTRUMENTS = Instruments(
             events=meter.create_counter("zl.events.counted", unit="{event}", description="Events counted into the ledger"),
             bytes=meter.create_counter("zl.bytes.counted", unit="By", description="DataCreated bytes counted"),
-            dead_letters=meter.create_counter("zl.events.dead_lettered", unit="{event}", description="Events sent to the dead-letter topic"),
-            duplicates=meter.create_counter("zl.events.duplicates", unit="{event}", description="Resent events dropped by event id"),
+            dead_letters=meter.create_counter(
+                "zl.events.dead_lettered", unit="{event}", description="Events sent to the dead-letter topic"
+            ),
+            duplicates=meter.create_counter(
+                "zl.events.duplicates", unit="{event}", description="Resent events dropped by event id"
+            ),
             flushes=meter.create_counter("zl.flushes", unit="{flush}", description="Flushes written to ClickHouse"),
             flush_retries=meter.create_counter("zl.flush.retries", unit="{retry}", description="ClickHouse writes retried"),
             flush_seconds=meter.create_histogram("zl.flush.duration", unit="s", description="Time to persist one flush"),
@@ -56,12 +60,14 @@ def configure(exporter: str, service_name: str = "zettaledger") -> None:
     if exporter == "none":
         return
     from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, PeriodicExportingMetricReader
+    from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, MetricExporter, PeriodicExportingMetricReader
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 
     resource = Resource.create({"service.name": service_name})
+    span_exporter: SpanExporter
+    metric_exporter: MetricExporter
     if exporter == "otlp":
         try:
             from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
@@ -74,6 +80,4 @@ def configure(exporter: str, service_name: str = "zettaledger") -> None:
     tracer_provider = TracerProvider(resource=resource)
     tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
     trace.set_tracer_provider(tracer_provider)
-    metrics.set_meter_provider(
-        MeterProvider(resource=resource, metric_readers=[PeriodicExportingMetricReader(metric_exporter)])
-    )
+    metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=[PeriodicExportingMetricReader(metric_exporter)]))

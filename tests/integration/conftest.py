@@ -47,7 +47,11 @@ class Pipeline:
     def run_worker(self, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             [sys.executable, "-m", "zettaledger.cli", "worker", "--until-caught-up"],
-            env=self.env, capture_output=True, text=True, timeout=timeout_s, cwd=REPO_ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            cwd=REPO_ROOT,
         )
         assert result.returncode == 0, f"worker failed ({result.returncode}):\n{result.stdout}\n{result.stderr[-5000:]}"
         return result

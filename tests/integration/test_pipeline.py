@@ -50,7 +50,9 @@ def dead_letters(pipeline: Pipeline, expected: int) -> list[dict[str, str]]:
     return letters
 
 
-def test_the_national_stream_reaches_clickhouse_exact_to_the_byte(pipeline: Pipeline, open_chdb: Callable[[Path], Client]) -> None:
+def test_the_national_stream_reaches_clickhouse_exact_to_the_byte(
+    pipeline: Pipeline, open_chdb: Callable[[Path], Client]
+) -> None:
     national = generate(size=0.02, seed=7)
     manifest = national.manifest
     started = time.perf_counter()
@@ -78,14 +80,20 @@ def test_the_national_stream_reaches_clickhouse_exact_to_the_byte(pipeline: Pipe
     for pipeline_id, totals in manifest.collection.items():
         got = by_pipeline[pipeline_id]
         assert (got.attempted_captures, got.usable_captures, got.attempted_bytes, got.usable_bytes) == (
-            totals.attempted_captures, totals.usable_captures, totals.attempted_bytes, totals.usable_bytes)
+            totals.attempted_captures,
+            totals.usable_captures,
+            totals.attempted_bytes,
+            totals.usable_bytes,
+        )
     assert max(c.usable_captures * 10_000 // c.attempted_captures for c in accounts.collection) == 9_500
     assert accounts.lineage.edges == manifest.lineage_edges
     assert accounts.events_counted == manifest.total_events
     assert (accounts.duplicates_dropped, accounts.dead_lettered) == (0, 0)
 
 
-def test_malformed_events_land_in_the_dead_letter_topic_with_their_reason(pipeline: Pipeline, open_chdb: Callable[[Path], Client]) -> None:
+def test_malformed_events_land_in_the_dead_letter_topic_with_their_reason(
+    pipeline: Pipeline, open_chdb: Callable[[Path], Client]
+) -> None:
     codec = EventCodec()
     raw = KafkaProducer(bootstrap_servers=pipeline.settings.kafka_servers)
     raw.send(pipeline.settings.topic_events, value=b"not avro at all", key=b"k")
@@ -98,7 +106,10 @@ def test_malformed_events_land_in_the_dead_letter_topic_with_their_reason(pipeli
     pipeline.run_worker()
 
     letters = sorted(dead_letters(pipeline, expected=2), key=lambda h: h["zl.error.code"])
-    assert [(h["zl.error.code"], h["zl.error.field"]) for h in letters] == [("invalid_field", "bytes"), ("not_single_object", "<payload>")]
+    assert [(h["zl.error.code"], h["zl.error.field"]) for h in letters] == [
+        ("invalid_field", "bytes"),
+        ("not_single_object", "<payload>"),
+    ]
     assert letters[0]["zl.error.value"] == "-7" and letters[0]["zl.error.reason"] == "must be >= 0"
     assert letters[1]["_value"] == b"not avro at all"  # the original bytes, nothing lost
     accounts = accounts_of(pipeline, open_chdb)
@@ -142,5 +153,3 @@ def test_a_restarted_worker_counts_only_what_is_new(pipeline: Pipeline, open_chd
     accounts = accounts_of(pipeline, open_chdb)
     assert accounts.created[(2025, "AI")] == (50 * 3 + 20 * 5, 70)
     assert accounts.events_counted == 70
-
-

@@ -56,14 +56,18 @@ def test_offsets_already_in_the_ledger_are_skipped() -> None:
     a = accountant()
     first = a.account([Message("t", 0, 0, CODEC.encode("DataCreated", created(7)))])
     a.committed(first)
-    again = a.account([Message("t", 0, 0, CODEC.encode("DataCreated", created(7))), Message("t", 0, 1, CODEC.encode("DataCreated", created(3)))])
+    again = a.account(
+        [Message("t", 0, 0, CODEC.encode("DataCreated", created(7))), Message("t", 0, 1, CODEC.encode("DataCreated", created(3)))]
+    )
     assert again.stats.replayed_messages == 1
     assert rows_of(again, "volume")[0]["bytes"] == 3
 
 
 def test_one_bad_event_in_a_batch_is_dead_lettered_alone_with_its_reason() -> None:
     good, bad = created(5), created(-1)
-    plan = accountant().account([Message("t", 3, 9, CODEC.encode("EventBatch", batch_of([("DataCreated", good), ("DataCreated", bad)])))])
+    plan = accountant().account(
+        [Message("t", 3, 9, CODEC.encode("EventBatch", batch_of([("DataCreated", good), ("DataCreated", bad)])))]
+    )
     assert rows_of(plan, "volume")[0]["bytes"] == 5
     (letter,) = plan.dead_letters
     assert (letter.field, letter.value, letter.reason, letter.batch_index) == ("bytes", "-1", "must be >= 0", 1)
