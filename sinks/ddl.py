@@ -83,6 +83,10 @@ VIEWS: dict[str, str] = {
         SELECT topic, kafka_partition, max(offset_to) AS committed_through, sum(events) AS events,
                sum(duplicates) AS duplicates, sum(rejected) AS rejected, count() AS flushes
         FROM {db}.ledger WHERE kind = 'segment' GROUP BY topic, kafka_partition""",
+    "adjustments": """
+        SELECT kind, day, source, region, model, pipeline_id, sum(events) AS events, sum(bytes) AS bytes,
+               sum(input_tokens + output_tokens) AS tokens, sum(usable_captures) AS usable_captures
+        FROM {db}.ledger WHERE adjustment = 1 GROUP BY kind, day, source, region, model, pipeline_id""",
     "rejections": """
         SELECT source AS event_type, reason, sum(events) AS events
         FROM {db}.ledger WHERE kind = 'rejected' GROUP BY event_type, reason""",

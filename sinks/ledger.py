@@ -21,7 +21,7 @@ __all__ = ["COLUMNS", "COLUMN_NAMES", "SEEN_COLUMNS", "Flush", "Kind", "LedgerCo
 class Kind(StrEnum):
     """What a ledger row counts."""
 
-    SEGMENT = "segment"  # offsets a flush covered, with its event, duplicate and rejection counts
+    SEGMENT = "segment"  # offsets a flush covered, its counts, and the partition's stream time (event_time_ms)
     VOLUME = "volume"  # DataCreated bytes and records by (day, source, region)
     TOKENS = "tokens"  # TokenUsage by (day, model, provider, region)
     DATASET = "dataset"  # one DatasetRegistered event
@@ -60,6 +60,9 @@ COLUMNS: tuple[LedgerColumn, ...] = (
     LedgerColumn("quality_grade", _LC, ""),
     LedgerColumn("registration_id", "String", ""),
     LedgerColumn("reason", "String", ""),
+    # 1 on cells of events later than the lateness limit: counted in their own
+    # event-time cell, and kept apart so a published period shows its revisions.
+    LedgerColumn("adjustment", "UInt8", 0),
     LedgerColumn("events", "UInt64", 0),
     LedgerColumn("duplicates", "UInt64", 0),
     LedgerColumn("rejected", "UInt64", 0),

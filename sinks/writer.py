@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
-from sinks.client import execute, wrap
+from sinks.client import SinkUnavailable, execute, wrap
 from sinks.ddl import bootstrap, migrations
 from sinks.ledger import COLUMN_NAMES, SEEN_COLUMNS, Flush
+from zettaledger import failpoints
 
 __all__ = ["LedgerWriter", "SeenEvent", "migrate"]
 
@@ -70,6 +71,9 @@ class LedgerWriter:
 
     def write(self, flush: Flush) -> None:
         """Persist one flush; raises ``SinkError`` (``retryable`` set) when it could not."""
+        faults = failpoints.active()
+        if faults.unavailable("sink_down"):
+            raise SinkUnavailable("ClickHouse unavailable (injected outage)", retryable=True)
         try:
             if flush.seen:
                 self._client.insert(
@@ -78,14 +82,31 @@ class LedgerWriter:
                     column_names=_SEEN_NAMES,
                     settings={"insert_deduplication_token": flush.token + "/seen"},
                 )
+            faults.hit("between_inserts")
+            faults.hit("during_ledger_insert")
             self._client.insert(
                 f"`{self._db}`.ledger",
                 flush.rows,
                 column_names=COLUMN_NAMES,
                 settings={"insert_deduplication_token": flush.token},
             )
+            faults.hit("after_ledger_insert")
+            faults.fail_after_success("ambiguous_ack")
         except (DatabaseError, OperationalError, OSError) as exc:
             raise wrap(exc, f"insert of flush {flush.token}") from exc
+
+    def holds(self, marks: dict[tuple[str, int], int]) -> bool:
+        """True when the ledger already covers every topic-partition offset in ``marks``."""
+        return all(self.watermarks(topic).get(partition, -1) >= offset for (topic, partition), offset in marks.items())
+
+    def stream_times(self, topic: str) -> dict[int, int]:
+        """Latest event time seen per partition (the stream time that lateness is measured against)."""
+        rows = self._client.query(
+            f"SELECT kafka_partition, max(event_time_ms) FROM `{self._db}`.ledger "
+            "WHERE kind = 'segment' AND topic = {topic:String} GROUP BY kafka_partition",
+            parameters={"topic": topic},
+        ).result_rows
+        return {int(p): int(t) for p, t in rows}
 
     def watermarks(self, topic: str) -> dict[int, int]:
         """Highest offset the ledger holds per partition of ``topic``."""
@@ -98,11 +119,13 @@ class LedgerWriter:
 
     def seen_since(self, topic: str, since_s: int) -> Iterator[SeenEvent]:
         """Event ids seen on ``topic`` at or after ``since_s``, oldest first."""
-        result = self._client.query(
+        # Streamed block by block: the window can hold millions of ids.
+        with self._client.query_row_block_stream(
             f"SELECT kafka_partition, toString(event_id), offset, batch_index, toUnixTimestamp(seen_at) "
             f"FROM `{self._db}`.seen_events WHERE topic = {{topic:String}} AND seen_at >= toDateTime({{since:UInt32}}) "
             "ORDER BY seen_at, kafka_partition, offset, batch_index",
             parameters={"topic": topic, "since": since_s},
-        )
-        for p, event_id, offset, index, seen_at in result.result_rows:
-            yield SeenEvent(int(p), str(event_id), int(offset), int(index), int(seen_at))
+        ) as stream:
+            for block in stream:
+                for p, event_id, offset, index, seen_at in block:
+                    yield SeenEvent(int(p), str(event_id), int(offset), int(index), int(seen_at))

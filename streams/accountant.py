@@ -76,6 +76,7 @@ class TallyStats:
     events: int = 0
     duplicates: int = 0
     rejected: int = 0
+    late: int = 0  # beyond the lateness limit: counted, as adjustments
     bytes: int = 0
     by_type: dict[str, int] = field(default_factory=dict)
 
@@ -120,6 +121,8 @@ class Accountant:
         dedup: DedupWindow,
         watermarks: dict[tuple[str, int], int] | None = None,
         clock_ms: Callable[[], int] | None = None,
+        stream_times: dict[tuple[str, int], int] | None = None,
+        lateness_ms: int = 48 * 3_600_000,
     ) -> None:
         import time
 
@@ -127,6 +130,10 @@ class Accountant:
         self._dedup = dedup
         self._watermarks: dict[tuple[str, int], int] = dict(watermarks or {})
         self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
+        # Stream time: the latest event time seen per partition. An event more than
+        # lateness_ms behind it still counts in its own day, flagged as an adjustment.
+        self._stream_times: dict[tuple[str, int], int] = dict(stream_times or {})
+        self._lateness_ms = lateness_ms
 
     @property
     def dedup(self) -> DedupWindow:
@@ -147,7 +154,7 @@ class Accountant:
         now_s = now_ms // 1000
         latest_ms = max_future_ms(now_ms)
         self._dedup.expire(now_s)
-        tally = _Tally(self._dedup, now_s, latest_ms)
+        tally = _Tally(self._dedup, now_s, latest_ms, self._stream_times, self._lateness_ms)
         stats = tally.stats
         for message in messages:
             stats.messages += 1
@@ -161,15 +168,19 @@ class Accountant:
 class _Tally:
     """The cells of one flush."""
 
-    def __init__(self, dedup: DedupWindow, now_s: int, latest_ms: int) -> None:
+    def __init__(
+        self, dedup: DedupWindow, now_s: int, latest_ms: int, stream_times: dict[tuple[str, int], int], lateness_ms: int
+    ) -> None:
         self.dedup = dedup
+        self.stream_times = stream_times
+        self.lateness_ms = lateness_ms
         self.now_s = now_s
         self.latest_ms = latest_ms
         self.stats = TallyStats()
         self.segments: dict[tuple[str, int], _Segment] = {}
-        self.volume: dict[tuple[int, str, str], list[int]] = {}
-        self.tokens: dict[tuple[int, str, str, str], list[int]] = {}
-        self.collection: dict[tuple[int, str, str], list[int]] = {}
+        self.volume: dict[tuple[int, str, str, int], list[int]] = {}
+        self.tokens: dict[tuple[int, str, str, str, int], list[int]] = {}
+        self.collection: dict[tuple[int, str, str, int], list[int]] = {}
         self.lineage: dict[tuple[str, str], list[int]] = {}
         self.rejections: dict[tuple[str, str], int] = {}
         self.datasets: list[tuple[object, ...]] = []
@@ -252,11 +263,19 @@ class _Tally:
         stats = self.stats
         stats.events += 1
         stats.by_type[event_type] = stats.by_type.get(event_type, 0) + 1
-        day = e["event_time"] // _MS_PER_DAY
+        event_time = e["event_time"]
+        day = event_time // _MS_PER_DAY
+        tp = (message.topic, message.partition)
+        stream_time = self.stream_times.get(tp, event_time)
+        if event_time > stream_time or tp not in self.stream_times:
+            self.stream_times[tp] = stream_time = event_time
+        late = 1 if stream_time - event_time > self.lateness_ms else 0
+        stats.late += late
         if event_type == "DataCreated":
-            cell = self.volume.get((day, e["source"], e["region"]))
+            volume_key = (day, e["source"], e["region"], late)
+            cell = self.volume.get(volume_key)
             if cell is None:
-                cell = self.volume[(day, e["source"], e["region"])] = [0, 0, 0]
+                cell = self.volume[volume_key] = [0, 0, 0]
             cell[0] += 1
             cell[1] += e["bytes"]
             cell[2] += e["records"]
@@ -264,7 +283,7 @@ class _Tally:
             for parent in e["parent_dataset_ids"]:
                 self._edge(parent, e["dataset_id"], day, e["bytes"])
         elif event_type == "TokenUsage":
-            token_key = (day, e["model"], e["provider"], e["region"])
+            token_key = (day, e["model"], e["provider"], e["region"], late)
             cell = self.tokens.get(token_key)
             if cell is None:
                 cell = self.tokens[token_key] = [0, 0, 0]
@@ -286,6 +305,7 @@ class _Tally:
                     owner=e["owner"],
                     quality_grade=e["quality_grade"],
                     registration_id=e["registration_id"] or "",
+                    adjustment=late,
                     events=1,
                     bytes=e["bytes"],
                 )
@@ -293,10 +313,10 @@ class _Tally:
             for parent in e["parent_dataset_ids"]:
                 self._edge(parent, e["dataset_id"], day, 0)
         else:  # CollectionRun
-            key = (day, e["pipeline_id"], e["region"])
-            cell = self.collection.get(key)
+            collection_key = (day, e["pipeline_id"], e["region"], late)
+            cell = self.collection.get(collection_key)
             if cell is None:
-                cell = self.collection[key] = [0, 0, 0, 0, 0]
+                cell = self.collection[collection_key] = [0, 0, 0, 0, 0]
             cell[0] += 1
             cell[1] += e["attempted_captures"]
             cell[2] += e["usable_captures"]
@@ -314,21 +334,30 @@ class _Tally:
 
     def plan(self) -> FlushPlan:
         rows: list[tuple[object, ...]] = []
-        for (day, source, region), (n, b, r) in self.volume.items():
-            rows.append(_row(Kind.VOLUME, day=day, source=source, region=region, events=n, bytes=b, records=r))
-        for (day, model, provider, region), (n, i, o) in self.tokens.items():
+        for (day, source, region, late), (n, b, r) in self.volume.items():
+            rows.append(_row(Kind.VOLUME, day=day, source=source, region=region, adjustment=late, events=n, bytes=b, records=r))
+        for (day, model, provider, region, late), (n, i, o) in self.tokens.items():
             rows.append(
                 _row(
-                    Kind.TOKENS, day=day, model=model, provider=provider, region=region, events=n, input_tokens=i, output_tokens=o
+                    Kind.TOKENS,
+                    day=day,
+                    model=model,
+                    provider=provider,
+                    region=region,
+                    adjustment=late,
+                    events=n,
+                    input_tokens=i,
+                    output_tokens=o,
                 )
             )
-        for (day, pipeline, region), (n, ac, uc, ab, ub) in self.collection.items():
+        for (day, pipeline, region, late), (n, ac, uc, ab, ub) in self.collection.items():
             rows.append(
                 _row(
                     Kind.COLLECTION,
                     day=day,
                     pipeline_id=pipeline,
                     region=region,
+                    adjustment=late,
                     events=n,
                     attempted_captures=ac,
                     usable_captures=uc,
@@ -350,6 +379,7 @@ class _Tally:
                     kafka_partition=partition,
                     offset_from=s.first,
                     offset_to=s.last,
+                    event_time_ms=self.stream_times.get((topic, partition), 0),
                     events=s.events,
                     duplicates=s.duplicates,
                     rejected=s.rejected,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import faust
 
 from zettaledger.settings import Settings
@@ -25,7 +27,10 @@ def build_app(settings: Settings) -> faust.App:
         broker_commit_interval=1.0,
         web_enabled=settings.web_enabled,
         web_port=settings.web_port,
-        web_bind="127.0.0.1",
+        web_bind=settings.web_bind,
+        # Faust keeps nothing we need on disk (tables are in memory), but wants a
+        # directory: keep it under var/, never the working directory.
+        datadir=str(Path(settings.var_dir) / "faust"),
         producer_max_request_size=8 * 1024 * 1024,
         consumer_max_fetch_size=8 * 1024 * 1024,
     )

@@ -14,6 +14,7 @@ import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import faust
@@ -23,14 +24,29 @@ from sinks.client import SinkError, connect, mark_owner
 from sinks.writer import LedgerWriter
 from streams.accountant import Accountant, FlushPlan, Message
 from streams.dedup import DedupWindow, Sighting
+from zettaledger import failpoints
 from zettaledger.settings import Settings
 from zettaledger.telemetry import instruments, tracer
 
-__all__ = ["Ledger", "register_ingest"]
+__all__ = ["Ledger", "RunStats", "register_ingest"]
 
 log = logging.getLogger(__name__)
 _EX_SOFTWARE = 70
 _MAX_BACKOFF_S = 10.0
+
+
+@dataclass
+class RunStats:
+    """What this worker process did; printed as one JSON line when it stops (the fault suite reads it)."""
+
+    flushes: int = 0
+    events: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+    late: int = 0
+    replayed_messages: int = 0
+    write_retries: int = 0
+    ambiguous_writes_found_stored: int = 0
 
 
 class Ledger:
@@ -42,6 +58,7 @@ class Ledger:
         self.writer: LedgerWriter | None = None
         self.accountant: Accountant | None = None
         self.ready = asyncio.Event()
+        self.stats = RunStats()
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -53,15 +70,24 @@ class Ledger:
         writer = LedgerWriter(client, s.clickhouse_database)
         writer.setup(s.clickhouse_cluster or None, s.dedup_horizon_hours)
         marks = writer.watermarks(s.topic_events)
+        stream_times = writer.stream_times(s.topic_events)
+        offset_ms = failpoints.active().clock_offset_ms()
         dedup = DedupWindow(s.dedup_horizon_hours * 3600, s.dedup_max_ids)
-        since = int(time.time()) - s.dedup_horizon_hours * 3600
+        since = int(time.time() + offset_ms / 1000) - s.dedup_horizon_hours * 3600
         dedup.load(
             (e.event_id, Sighting(e.kafka_partition, e.offset, e.batch_index, e.seen_at))
             for e in writer.seen_since(s.topic_events, since)
         )
         log.info("ledger open: watermarks %s, %d event ids in the dedup window", marks, len(dedup))
         self.writer = writer
-        return Accountant(EventCodec(), dedup, {(s.topic_events, p): o for p, o in marks.items()})
+        return Accountant(
+            EventCodec(),
+            dedup,
+            {(s.topic_events, p): o for p, o in marks.items()},
+            clock_ms=lambda: int(time.time() * 1000) + offset_ms,
+            stream_times={(s.topic_events, p): t for p, t in stream_times.items()},
+            lateness_ms=s.lateness_hours * 3_600_000,
+        )
 
     async def open(self) -> Accountant:
         if self.accountant is None:
@@ -79,6 +105,13 @@ class Ledger:
             self.ready.set()
         return self.accountant
 
+    async def _stored_already(self, plan: FlushPlan) -> bool:
+        assert self.writer is not None
+        try:
+            return bool(await self._run(self.writer.holds, plan.watermarks))
+        except SinkError:
+            return False  # still unreachable: retry the write later
+
     async def write(self, plan: FlushPlan) -> None:
         """Persist ``plan``; retries retryable failures with backoff, never gives up on them."""
         assert self.writer is not None
@@ -95,6 +128,13 @@ class Ledger:
                 if not exc.retryable:
                     raise
                 metrics.flush_retries.add(1)
+                self.stats.write_retries += 1
+                if await self._stored_already(plan):
+                    # The insert succeeded but its acknowledgement was lost; writing again
+                    # would be deduplicated by the token anyway, but we need not send it.
+                    self.stats.ambiguous_writes_found_stored += 1
+                    log.warning("flush %s was stored despite %s", plan.flush.token, exc)
+                    return
                 log.warning("%s; retrying flush %s in %.1fs", exc, plan.flush.token, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF_S)
@@ -122,6 +162,13 @@ def register_ingest(app: faust.App, settings: Settings, ledger: Ledger) -> Any:
                 await ledger.write(plan)
                 accountant.committed(plan)
         stats = plan.stats
+        run = ledger.stats
+        run.flushes += 1
+        run.events += stats.events
+        run.duplicates += stats.duplicates
+        run.dead_letters += stats.rejected
+        run.late += stats.late
+        run.replayed_messages += stats.replayed_messages
         metrics.events.add(stats.events)
         metrics.bytes.add(stats.bytes)
         metrics.duplicates.add(stats.duplicates)
@@ -132,7 +179,11 @@ def register_ingest(app: faust.App, settings: Settings, ledger: Ledger) -> Any:
     async def ingest(stream: faust.StreamT[bytes]) -> None:
         accountant = await ledger.open()
         batches = stream.take_events(settings.batch_max_messages, settings.batch_within_s)  # type: ignore[attr-defined]
+        faults = failpoints.active()
         async for batch in batches:
+            if "after_commit" in faults.spec:
+                await app.consumer.commit()  # the previous flush's offsets, acked when this batch was taken
+                faults.hit("after_commit")
             # take_events acks the batch when this body returns or raises, so the
             # flush must finish first: shielded from shutdown's cancellation, and
             # any failure stops the process before an ack can happen.

@@ -18,7 +18,7 @@ import faust
 from kafka import KafkaConsumer, TopicPartition
 
 from streams.app import build_app
-from streams.ingest import Ledger, register_ingest
+from streams.ingest import Ledger, RunStats, register_ingest
 from zettaledger.settings import Settings
 
 __all__ = ["end_offsets", "run_worker"]
@@ -58,7 +58,7 @@ def build_worker_app(settings: Settings) -> tuple[faust.App, Ledger]:
     return app, ledger
 
 
-def run_worker(settings: Settings, until_caught_up: bool = False, poll_s: float = 0.5) -> None:
+def run_worker(settings: Settings, until_caught_up: bool = False, poll_s: float = 0.5) -> RunStats:
     """Run until stopped (SIGTERM/SIGINT), or until caught up with the topic as it was at start."""
     app, ledger = build_worker_app(settings)
     if until_caught_up:
@@ -84,3 +84,4 @@ def run_worker(settings: Settings, until_caught_up: bool = False, poll_s: float 
     except SystemExit as exc:
         if exc.code not in (0, None):
             raise
+    return ledger.stats

@@ -14,6 +14,7 @@ Settings come from ZL_* environment variables (see README).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -23,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from zettaledger import failpoints
 from zettaledger.errors import ZettaledgerError
 from zettaledger.settings import Settings
 
@@ -110,16 +112,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
     s = _settings()
     national = generate(size=args.size, seed=args.seed)
     started = time.perf_counter()
-    with EventProducer(s, "zl-national-generator", batch_events=args.batch, check_events=False) as producer:
-        with tqdm(total=len(national), unit="ev", unit_scale=True, desc="producing", disable=args.quiet) as bar:
-            pending = 0
-            for event in national:
-                producer.add(event)
-                pending += 1
-                if pending == 10_000:
-                    bar.update(pending)
-                    pending = 0
-            bar.update(pending)
+    with (
+        EventProducer(s, "zl-national-generator", batch_events=args.batch, check_events=False) as producer,
+        tqdm(total=len(national), unit="ev", unit_scale=True, desc="producing", disable=args.quiet) as bar,
+    ):
+        pending = 0
+        for event in national:
+            producer.add(event)
+            pending += 1
+            if pending == 10_000:
+                bar.update(pending)
+                pending = 0
+        bar.update(pending)
     sent = producer.sent_events  # read after close: the last batches go out on close
     elapsed = time.perf_counter() - started
     if args.manifest:
@@ -136,9 +140,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     s = _settings()
     configure(s.otel_exporter, "zettaledger-worker")
     started = time.perf_counter()
-    run_worker(s, until_caught_up=args.until_caught_up)
+    stats = run_worker(s, until_caught_up=args.until_caught_up)
+    elapsed = time.perf_counter() - started
+    summary = {**dataclasses.asdict(stats), "seconds": round(elapsed, 3), "injected": failpoints.active().injected}
+    print("ZL-WORKER-STATS " + json.dumps(summary), file=sys.stderr)
     if args.until_caught_up:
-        print(f"worker caught up in {time.perf_counter() - started:.1f}s")
+        print(f"worker caught up in {elapsed:.1f}s: {stats.events:,} events in {stats.flushes:,} flushes")
     return 0
 
 

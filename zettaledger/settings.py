@@ -37,9 +37,11 @@ class Settings:
     batch_max_messages: int = 200  # ZL_BATCH_MAX_MESSAGES: messages per flush at most
     batch_within_s: float = 1.0  # ZL_BATCH_WITHIN_S: flush at least this often while data flows
     dedup_horizon_hours: int = 24  # ZL_DEDUP_HORIZON_HOURS: resends later than this are counted again
-    dedup_max_ids: int = 5_000_000  # ZL_DEDUP_MAX_IDS: ids remembered per worker at most
+    dedup_max_ids: int = 2_000_000  # ZL_DEDUP_MAX_IDS: ids remembered per worker (about 240 MiB per million)
+    lateness_hours: int = 48  # ZL_LATENESS_HOURS: later events count in their day, flagged as adjustments
     web_enabled: bool = True  # ZL_WEB_ENABLED: health endpoint /healthz and Faust's web views
     web_port: int = 6066  # ZL_WEB_PORT
+    web_bind: str = "127.0.0.1"  # ZL_WEB_BIND: 0.0.0.0 in a pod, so probes reach /healthz
     otel_exporter: str = "none"  # ZL_OTEL_EXPORTER: none, otlp (OTEL_EXPORTER_OTLP_ENDPOINT) or console
     log_level: str = "warning"  # ZL_LOG_LEVEL: the worker's (Faust's) log level
 
@@ -90,6 +92,8 @@ class Settings:
             out.append(f"ZL_BATCH_WITHIN_S={self.batch_within_s}: must be > 0")
         if self.dedup_horizon_hours < 1:
             out.append(f"ZL_DEDUP_HORIZON_HOURS={self.dedup_horizon_hours}: must be >= 1")
+        if self.lateness_hours < 0:
+            out.append(f"ZL_LATENESS_HOURS={self.lateness_hours}: must be >= 0")
         if self.dedup_max_ids < 1:
             out.append(f"ZL_DEDUP_MAX_IDS={self.dedup_max_ids}: must be >= 1")
         if self.clickhouse_url and not self.clickhouse_url.startswith(("chdb:", "http://", "https://")):
