@@ -174,6 +174,8 @@ class _Tally:
         self.dedup = dedup
         self.stream_times = stream_times
         self.lateness_ms = lateness_ms
+        self.arrival_time: int | None = None
+        self.message_max_time = -1
         self.now_s = now_s
         self.latest_ms = latest_ms
         self.stats = TallyStats()
@@ -196,6 +198,15 @@ class _Tally:
             segment = self.segments[key] = _Segment(message.offset)
         segment.first = min(segment.first, message.offset)
         segment.last = max(segment.last, message.offset)
+        self.arrival_time = self.stream_times.get(key)
+        self.message_max_time = -1
+        try:
+            self._message(message, codec, segment)
+        finally:
+            if self.message_max_time > self.stream_times.get(key, -1):
+                self.stream_times[key] = self.message_max_time
+
+    def _message(self, message: Message, codec: EventCodec, segment: _Segment) -> None:
         if not message.value:
             self._reject(message, segment, None, b"", "unknown", "empty", "<value>", "", "message has no value")
             return
@@ -265,11 +276,11 @@ class _Tally:
         stats.by_type[event_type] = stats.by_type.get(event_type, 0) + 1
         event_time = e["event_time"]
         day = event_time // _MS_PER_DAY
-        tp = (message.topic, message.partition)
-        stream_time = self.stream_times.get(tp, event_time)
-        if event_time > stream_time or tp not in self.stream_times:
-            self.stream_times[tp] = stream_time = event_time
-        late = 1 if stream_time - event_time > self.lateness_ms else 0
+        # Lateness is measured against the stream time before this message: events
+        # that arrive together (one batch) are simultaneous, whatever their order inside.
+        late = 1 if self.arrival_time is not None and self.arrival_time - event_time > self.lateness_ms else 0
+        if event_time > self.message_max_time:
+            self.message_max_time = event_time
         stats.late += late
         if event_type == "DataCreated":
             volume_key = (day, e["source"], e["region"], late)

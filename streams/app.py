@@ -25,12 +25,20 @@ def build_app(settings: Settings) -> faust.App:
         # Offsets are committed only for acked events, which take_events acks
         # after the flush that holds them was written; the ledger is the source of truth.
         broker_commit_interval=1.0,
+        # A crashed worker's partitions move after this long; Kafka's 45 s default
+        # would stall a partition for most of a minute after every SIGKILL.
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=settings.session_timeout_s / 3,
+        consumer_group_instance_id=settings.group_instance_id or None,
         web_enabled=settings.web_enabled,
         web_port=settings.web_port,
         web_bind=settings.web_bind,
         # Faust keeps nothing we need on disk (tables are in memory), but wants a
         # directory: keep it under var/, never the working directory.
         datadir=str(Path(settings.var_dir) / "faust"),
+        # Bounded read-ahead: while ClickHouse is away the worker stops fetching
+        # instead of buffering the topic in memory (backpressure).
+        stream_buffer_maxsize=max(2 * settings.batch_max_messages, 16),
         producer_max_request_size=8 * 1024 * 1024,
         consumer_max_fetch_size=8 * 1024 * 1024,
     )

@@ -34,6 +34,8 @@ class Settings:
     clickhouse_database: str = "zettaledger"  # ZL_CLICKHOUSE_DATABASE
     clickhouse_cluster: str = ""  # ZL_CLICKHOUSE_CLUSTER: ON CLUSTER name and Replicated engines when set
     app_id: str = "zettaledger"  # ZL_APP_ID: Faust app id, also the consumer group
+    session_timeout_s: float = 10.0  # ZL_SESSION_TIMEOUT_S: a worker silent this long loses its partitions
+    group_instance_id: str = ""  # ZL_GROUP_INSTANCE_ID: static membership (a stable pod name) for instant restarts
     batch_max_messages: int = 200  # ZL_BATCH_MAX_MESSAGES: messages per flush at most
     batch_within_s: float = 1.0  # ZL_BATCH_WITHIN_S: flush at least this often while data flows
     dedup_horizon_hours: int = 24  # ZL_DEDUP_HORIZON_HOURS: resends later than this are counted again
@@ -88,6 +90,8 @@ class Settings:
             out.append(f"ZL_TOPIC_PARTITIONS={self.topic_partitions}: must be >= 1")
         if self.batch_max_messages < 1:
             out.append(f"ZL_BATCH_MAX_MESSAGES={self.batch_max_messages}: must be >= 1")
+        if not 6 <= self.session_timeout_s <= 300:
+            out.append(f"ZL_SESSION_TIMEOUT_S={self.session_timeout_s}: must be 6 to 300 (the broker's group limits)")
         if self.batch_within_s <= 0:
             out.append(f"ZL_BATCH_WITHIN_S={self.batch_within_s}: must be > 0")
         if self.dedup_horizon_hours < 1:

@@ -114,3 +114,25 @@ def test_cells_sum_to_the_events_however_messages_are_split_into_flushes(sizes: 
     for e in events:
         expected[e["event_time"] // 86_400_000] = expected.get(e["event_time"] // 86_400_000, 0) + e["bytes"]
     assert by_day == {d: b for d, b in expected.items()}
+
+
+def test_an_event_beyond_the_lateness_limit_counts_in_its_own_day_as_an_adjustment() -> None:
+    a = Accountant(CODEC, DedupWindow(86_400, 1000), clock_ms=lambda: NOW_MS, lateness_ms=48 * 3_600_000)
+    on_time = created(10, event_time=T_2025_01_01 + 10 * 86_400_000)
+    a.committed(a.account([Message("t", 0, 0, CODEC.encode("DataCreated", on_time))]))
+    slightly_late = created(20, event_time=T_2025_01_01 + 9 * 86_400_000)
+    very_late = created(30, event_time=T_2025_01_01 + 5 * 86_400_000)
+    plan = a.account(
+        [Message("t", 0, 1, CODEC.encode("DataCreated", slightly_late)), Message("t", 0, 2, CODEC.encode("DataCreated", very_late))]
+    )
+    volume = {(r["day"], r["adjustment"]): r["bytes"] for r in rows_of(plan, "volume")}
+    day0 = T_2025_01_01 // 86_400_000
+    assert volume == {(day0 + 9, 0): 20, (day0 + 5, 1): 30}
+    assert plan.stats.late == 1
+
+
+def test_events_arriving_in_one_batch_are_not_late_to_each_other() -> None:
+    a = accountant()
+    early, later = created(1, event_time=T_2025_01_01), created(2, event_time=T_2025_01_01 + 10 * 86_400_000)
+    plan = a.account([Message("t", 0, 0, CODEC.encode("EventBatch", batch_of([("DataCreated", later), ("DataCreated", early)])))])
+    assert plan.stats.late == 0

@@ -1,0 +1,109 @@
+"""What the ledger holds, set against the truth: cells, lost, duplicated, offset coverage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sinks.client import connect
+from tests.faults.truth import Cell, Truth
+
+_CELL_SQL = {
+    "volume": "SELECT day, source, region, sum(events), sum(bytes) FROM {db}.ledger WHERE kind='volume' GROUP BY day, source, region",
+    "tokens": "SELECT day, model, provider, region, sum(events), sum(input_tokens + output_tokens) FROM {db}.ledger "
+    "WHERE kind='tokens' GROUP BY day, model, provider, region",
+    "collection": "SELECT day, pipeline_id, region, sum(events), sum(usable_captures) FROM {db}.ledger "
+    "WHERE kind='collection' GROUP BY day, pipeline_id, region",
+    "dataset": "SELECT dataset_id, sum(events), sum(bytes) FROM {db}.ledger WHERE kind='dataset' GROUP BY dataset_id",
+}
+
+
+@dataclass
+class LedgerState:
+    cells: dict[Cell, list[int]]
+    segments: list[tuple[int, int, int]]  # partition, offset_from, offset_to
+    duplicates: int
+    rejected: int
+    adjustments: int
+
+
+def read_ledger(dsn: str, database: str, topic: str) -> LedgerState:
+    client = connect(dsn)
+    try:
+        db = f"`{database}`"
+        cells: dict[Cell, list[int]] = {}
+        for kind, sql in _CELL_SQL.items():
+            for row in client.query(sql.replace("{db}", db)).result_rows:
+                *key, events, amount = row
+                day_first = [k.toordinal() - 719163 if hasattr(k, "toordinal") else k for k in key]
+                cells[(kind, *day_first)] = [int(events), int(amount)]
+        segments = [
+            (int(p), int(a), int(b))
+            for p, a, b in client.query(
+                f"SELECT kafka_partition, offset_from, offset_to FROM {db}.ledger WHERE kind='segment' AND topic={{t:String}}",
+                parameters={"t": topic},
+            ).result_rows
+        ]
+        ((dups, rej),) = client.query(f"SELECT sum(duplicates), sum(rejected) FROM {db}.ledger WHERE kind='segment'").result_rows
+        ((adj,),) = client.query(f"SELECT sum(events) FROM {db}.ledger WHERE adjustment = 1").result_rows
+        return LedgerState(cells, segments, int(dups), int(rej), int(adj))
+    finally:
+        client.close()
+
+
+@dataclass
+class Comparison:
+    expected_cells: int
+    exact_cells: int
+    lost: int
+    duplicated: int
+    gaps: int
+    overlaps: int
+
+    @property
+    def exact(self) -> bool:
+        return self.expected_cells == self.exact_cells and self.lost == 0 and self.duplicated == 0 and self.gaps == 0 and self.overlaps == 0
+
+
+def coverage(segments: list[tuple[int, int, int]], end_offsets: dict[int, int]) -> tuple[int, int]:
+    """Offsets the ledger never covered (gaps) and covered more than once (overlaps)."""
+    gaps = overlaps = 0
+    for partition, end in end_offsets.items():
+        spans = sorted((a, b) for p, a, b in segments if p == partition)
+        nxt = 0
+        for a, b in spans:
+            if a > nxt:
+                gaps += a - nxt
+            elif a < nxt:
+                overlaps += min(b + 1, nxt) - a
+            nxt = max(nxt, b + 1)
+        gaps += max(0, end - nxt)
+    return gaps, overlaps
+
+
+def compare(truth: Truth, ledger: LedgerState) -> Comparison:
+    lost = duplicated = exact = 0
+    for cell, (events, amount) in truth.cells.items():
+        got_events, got_amount = ledger.cells.get(cell, [0, 0])
+        if (got_events, got_amount) == (events, amount):
+            exact += 1
+        lost += max(0, events - got_events)
+        duplicated += max(0, got_events - events)
+    for cell, (got_events, _) in ledger.cells.items():
+        if cell not in truth.cells:
+            duplicated += got_events
+    gaps, overlaps = coverage(ledger.segments, truth.end_offsets)
+    return Comparison(len(truth.cells), exact, lost, duplicated, gaps, overlaps)
+
+
+def summary_line(name: str, comparison: Comparison, extra: dict[str, Any]) -> str:
+    c = comparison
+    fields = {
+        "cells": f"{c.exact_cells}/{c.expected_cells}",
+        "lost": c.lost,
+        "duplicated": c.duplicated,
+        "gaps": c.gaps,
+        "overlaps": c.overlaps,
+        **extra,
+    }
+    return f"FAULT {name:<14} " + " ".join(f"{k}={v}" for k, v in fields.items())

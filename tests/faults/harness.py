@@ -1,0 +1,175 @@
+"""Drives the real parts for fault scenarios: the broker (scripts/kafka.sh), worker
+processes (`zl worker`, as an operator runs them), producers, and chDB after the fact."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from producers.producer import EventProducer
+from producers.topics import ensure_topics
+from schemas import CollectionRun, DataCreated, DatasetRegistered, QualityGrade, Source, TokenUsage
+from schemas.models import Event
+from zettaledger.settings import REPO_ROOT, Settings
+
+KAFKA_PORT = int(os.environ.get("ZL_TEST_KAFKA_PORT", "19092"))
+KAFKA_SCRIPT = str(REPO_ROOT / "scripts" / "kafka.sh")
+T_2025 = 1_735_689_600_000
+REGIONS = ("CN-GD", "CN-JS", "CN-ZJ", "CN-BJ", "CN-SH", "CN-SD", "CN-SC", "CN-HB")
+_web_ports = iter(range(16100, 16999))
+
+
+def kafka(command: str) -> None:
+    env = {**os.environ, "ZL_VAR_DIR": str(REPO_ROOT / "var"), "ZL_KAFKA_PORT": str(KAFKA_PORT)}
+    subprocess.run([KAFKA_SCRIPT, command], env=env, check=command not in ("status", "kill"))
+
+
+def kafka_running() -> bool:
+    env = {**os.environ, "ZL_VAR_DIR": str(REPO_ROOT / "var"), "ZL_KAFKA_PORT": str(KAFKA_PORT)}
+    return subprocess.run([KAFKA_SCRIPT, "status"], env=env).returncode == 0
+
+
+def fault_events(n: int, seed: int, start_ms: int = T_2025, spread_days: int = 60) -> Iterator[Event]:
+    """A mixed stream in event-time order: mostly DataCreated, some tokens, runs and registrations."""
+    rng = random.Random(seed)
+    step = spread_days * 86_400_000 // max(n, 1)
+    for i in range(n):
+        eid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        t = start_ms + i * step
+        region = rng.choice(REGIONS)
+        roll = rng.random()
+        if roll < 0.8:
+            yield DataCreated(eid, t, "faults", rng.choice(list(Source)[1:]), region, "org", f"ds-{rng.randrange(200)}",
+                              rng.randrange(1, 2**62), rng.randrange(1, 10_000), (f"raw-{rng.randrange(50)}",))
+        elif roll < 0.9:
+            yield TokenUsage(eid, t, "faults", f"model-{rng.randrange(4)}", "prov", region, rng.randrange(10**9), rng.randrange(10**9))
+        elif roll < 0.95:
+            attempted = rng.randrange(1, 10_000)
+            yield CollectionRun(eid, t, "faults", f"rbt-{rng.randrange(3)}", region, "ds-robot", attempted,
+                                rng.randrange(attempted + 1), attempted * 1000, attempted * 900)
+        else:
+            yield DatasetRegistered(eid, t, "faults", f"reg-{i}", "org", region, rng.randrange(10**15), QualityGrade.HIGH)
+
+
+@dataclass
+class WorkerProcess:
+    popen: subprocess.Popen[bytes]
+    log: Path
+    web_port: int
+    started: float = field(default_factory=time.monotonic)
+
+    def health(self) -> dict[str, Any] | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/healthz", timeout=0.5) as r:
+                return dict(json.loads(r.read()))
+        except Exception:
+            return None
+
+    def wait_ready(self, timeout_s: float = 60) -> float:
+        """Seconds until /healthz said ok."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            h = self.health()
+            if h and h.get("status") == "ok":
+                return time.monotonic() - self.started
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"worker exited with {self.popen.returncode}; log {self.log}")
+            time.sleep(0.1)
+        raise TimeoutError(f"worker not ready in {timeout_s}s; log {self.log}")
+
+    def written(self) -> int:
+        h = self.health() or {}
+        return sum(int(v) for v in (h.get("written_through") or {}).values())
+
+    def signal(self, sig: int) -> None:
+        if self.popen.poll() is None:
+            os.kill(self.popen.pid, sig)
+
+    def wait(self, timeout_s: float = 120) -> int:
+        return self.popen.wait(timeout=timeout_s)
+
+    def stats(self) -> dict[str, Any]:
+        for line in reversed(self.log.read_text(errors="replace").splitlines()):
+            if "ZL-WORKER-STATS " in line:
+                return dict(json.loads(line.split("ZL-WORKER-STATS ", 1)[1]))
+        return {}
+
+    def rss_mb(self) -> float:
+        try:
+            for line in Path(f"/proc/{self.popen.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return 0.0
+
+
+@dataclass
+class Scenario:
+    """One scenario's own topics, group and database, in one chDB directory."""
+
+    name: str
+    root: Path
+    tag: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def env(self, **changes: str) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "ZL_KAFKA_BOOTSTRAP": f"127.0.0.1:{KAFKA_PORT}",
+            "ZL_TOPIC_EVENTS": f"faults.{self.name}.{self.tag}",
+            "ZL_TOPIC_DEAD_LETTER": f"faults.{self.name}.{self.tag}.dlq",
+            "ZL_APP_ID": f"faults-{self.name}-{self.tag}",
+            "ZL_CLICKHOUSE_URL": f"chdb://{self.root / 'chdb'}",
+            "ZL_CLICKHOUSE_DATABASE": f"f_{self.name}_{self.tag}",
+            "ZL_VAR_DIR": str(self.root),
+            "ZL_WEB_ENABLED": "true",
+            "ZL_LOG_LEVEL": "warning",
+            "ZL_SESSION_TIMEOUT_S": "6",  # the broker's minimum: restarts after SIGKILL wait this long
+            "PYTHONPATH": str(REPO_ROOT),
+            **self.extra_env,
+        }
+        env.update(changes)
+        return env
+
+    @property
+    def settings(self) -> Settings:
+        return Settings.from_env(self.env())
+
+    def create_topics(self) -> None:
+        ensure_topics(self.settings)
+
+    def produce(self, events: Iterator[Event] | list[Event], batch: int = 100, **kafka_options: Any) -> int:
+        with EventProducer(self.settings, f"faults-{self.name}", batch_events=batch, check_events=False, **kafka_options) as p:
+            for e in events:
+                p.add(e)
+        return p.sent_events
+
+    def start_worker(self, *args: str, **env: str) -> WorkerProcess:
+        port = next(_web_ports)
+        self.root.mkdir(parents=True, exist_ok=True)
+        log = self.root / f"worker-{time.monotonic_ns()}.log"
+        handle = log.open("wb")
+        popen = subprocess.Popen(
+            [sys.executable, "-m", "zettaledger.cli", "worker", *args],
+            env=self.env(ZL_WEB_PORT=str(port), **env), stdout=handle, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
+        )
+        return WorkerProcess(popen, log, port)
+
+    def run_until_caught_up(self, timeout_s: float = 300, **env: str) -> WorkerProcess:
+        worker = self.start_worker("--until-caught-up", **env)
+        code = worker.wait(timeout_s)
+        if code != 0:
+            raise RuntimeError(f"worker exited {code}: {worker.log.read_text(errors='replace')[-3000:]}")
+        return worker

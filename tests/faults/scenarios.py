@@ -1,0 +1,327 @@
+"""The fault scenarios. Each builds its own topic, group and database, injects its
+fault into the real broker, worker or sink, and checks the ledger against the truth
+read back from the input topic."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import signal
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+
+from producers.producer import EventProducer
+from schemas import EventCodec
+from tests.faults import harness
+from tests.faults.compare import Comparison, compare, read_ledger, summary_line
+from tests.faults.harness import Scenario, fault_events
+from tests.faults.truth import Truth, count, read_topic
+
+LATEST_MS = 1_900_000_000_000
+
+
+@dataclass
+class Result:
+    name: str
+    comparison: Comparison
+    extra: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.comparison.exact and not self.problems
+
+    def line(self) -> str:
+        verdict = "exact" if self.ok else "OFF " + "; ".join(self.problems or ["totals differ"])
+        return summary_line(self.name, self.comparison, {**self.extra, "seconds": f"{self.seconds:.1f}"}) + f" -> {verdict}"
+
+
+def _verify(sc: Scenario, counted_again: set[str] | None = None) -> tuple[Comparison, Truth, Any]:
+    s = sc.settings
+    truth = count(read_topic(s.kafka_servers, s.topic_events), LATEST_MS, s.lateness_hours * 3_600_000, counted_again)
+    ledger = read_ledger(s.clickhouse_dsn, s.clickhouse_database, s.topic_events)
+    return compare(truth, ledger), truth, ledger
+
+
+def _in_thread(fn: Callable[[], Any]) -> threading.Thread:
+    t = threading.Thread(target=fn, daemon=True)
+    t.start()
+    return t
+
+
+def baseline(root: Path, n: int = 100_000) -> Result:
+    sc = Scenario("baseline", root / "baseline")
+    sc.create_topics()
+    sc.produce(fault_events(n, seed=1))
+    worker = sc.run_until_caught_up()
+    comparison, truth, ledger = _verify(sc)
+    stats = worker.stats()
+    return Result("baseline", comparison, {"events": truth.events, "dedup_hits": ledger.duplicates, "eps": int(truth.events / max(stats.get("seconds", 1), 1e-9))})
+
+
+def replay(root: Path, n: int = 50_000) -> Result:
+    """Scenario 11: the whole topic again from the earliest offset, by a new group into a fresh database."""
+    sc = Scenario("replay", root / "replay")
+    sc.create_topics()
+    sc.produce(fault_events(n, seed=12))
+    sc.run_until_caught_up()
+    first = read_ledger(sc.settings.clickhouse_dsn, sc.settings.clickhouse_database, sc.settings.topic_events)
+    again = dict(ZL_APP_ID=sc.settings.app_id + "-replay", ZL_CLICKHOUSE_DATABASE=sc.settings.clickhouse_database + "_replay")
+    sc.run_until_caught_up(**again)
+    second = read_ledger(sc.settings.clickhouse_dsn, again["ZL_CLICKHOUSE_DATABASE"], sc.settings.topic_events)
+    comparison, truth, _ = _verify(sc)
+    differing = sum(1 for cell in set(first.cells) | set(second.cells) if first.cells.get(cell) != second.cells.get(cell))
+    problems = [f"{differing} cells differ between the first pass and the replay"] if differing else []
+    return Result("replay", comparison, {"events": truth.events, "cells_identical": f"{len(first.cells) - differing}/{len(first.cells)}"}, problems)
+
+
+def kills(root: Path, n: int = 60_000, kills_n: int = 10) -> Result:
+    sc = Scenario("sigkill", root / "sigkill", extra_env={"ZL_BATCH_MAX_MESSAGES": "5"})
+    sc.create_topics()
+    rng = random.Random(11)
+    producer = _in_thread(lambda: sc.produce(fault_events(n, seed=2), batch=50))
+    recoveries = []
+    problems = []
+    for _ in range(kills_n):
+        w = sc.start_worker()
+        recoveries.append(w.wait_ready())
+        time.sleep(rng.uniform(0.2, 1.5))
+        w.signal(signal.SIGKILL)
+        w.wait()
+    w = sc.start_worker()
+    recoveries.append(w.wait_ready())
+    time.sleep(rng.uniform(0.2, 1.0))
+    w.signal(signal.SIGTERM)
+    if w.wait() != 0:
+        problems.append(f"SIGTERM exit code {w.popen.returncode}")
+    producer.join()
+    sc.run_until_caught_up()
+    comparison, truth, ledger = _verify(sc)
+    return Result("sigkill", comparison, {"events": truth.events, "kills": kills_n, "sigterm": 1,
+                                          "recovery_s_median": f"{statistics.median(recoveries):.1f}",
+                                          "recovery_s_max": f"{max(recoveries):.1f}"}, problems)
+
+
+def failpoints(root: Path, n: int = 30_000) -> Result:
+    sc = Scenario("failpoints", root / "failpoints", extra_env={"ZL_BATCH_MAX_MESSAGES": "5"})
+    sc.create_topics()
+    sc.produce(fault_events(n, seed=3), batch=50)
+    crashed = []
+    for spec in ("after_ledger_insert=kill@3", "during_ledger_insert=kill@3", "between_inserts=kill@2", "after_commit=kill@3"):
+        w = sc.start_worker(ZL_FAILPOINTS=spec)
+        code = w.wait(120)
+        crashed.append(f"{spec.split('=')[0]}:{'killed' if code == -signal.SIGKILL else code}")
+    sc.run_until_caught_up()
+    comparison, truth, ledger = _verify(sc)
+    problems = [c for c in crashed if not c.endswith("killed")]
+    return Result("failpoints", comparison, {"events": truth.events, "crashes": len(crashed) - len(problems)}, problems)
+
+
+def broker(root: Path, n: int = 60_000) -> Result:
+    sc = Scenario("broker", root / "broker", extra_env={"ZL_BATCH_MAX_MESSAGES": "20"})
+    sc.create_topics()
+    done = threading.Event()
+
+    def slow_produce() -> None:
+        events = list(fault_events(n, seed=4))
+        for i in range(0, n, 2_000):
+            sc.produce(events[i : i + 2_000], batch=50, retries=2**31 - 1, delivery_timeout_ms=180_000)
+            time.sleep(0.4)
+        done.set()
+
+    producer = _in_thread(slow_produce)
+    worker = sc.start_worker()
+    worker.wait_ready()
+    restarts = 0
+    faults = [("kill", 3), ("start", 5), ("kill", 8), ("start", 10), ("stop", 12), ("start", 14)]
+    t0 = time.monotonic()
+    for action, at in faults:
+        while time.monotonic() - t0 < at:
+            if worker.popen.poll() is not None:  # the supervisor's job (Kubernetes restarts pods)
+                restarts += 1
+                worker = sc.start_worker()
+            time.sleep(0.1)
+        harness.kafka(action)
+    producer.join(timeout=300)
+    while not done.is_set():
+        time.sleep(0.5)
+    if worker.popen.poll() is not None:
+        restarts += 1
+    worker.signal(signal.SIGTERM)
+    worker.wait()
+    sc.run_until_caught_up()
+    comparison, truth, ledger = _verify(sc)
+    problems = [f"{truth.duplicate_ids_on_topic} duplicate event ids on the input topic"] if truth.duplicate_ids_on_topic else []
+    return Result("broker", comparison, {"events": truth.events, "broker_kills": 2, "graceful_restarts": 1,
+                                         "input_duplicate_ids": truth.duplicate_ids_on_topic, "worker_restarts": restarts}, problems)
+
+
+def _committed(sc: Scenario) -> int:
+    admin = KafkaAdminClient(bootstrap_servers=sc.settings.kafka_servers)
+    try:
+        offsets = admin.list_consumer_group_offsets(sc.settings.app_id)
+        return sum(max(meta.offset, 0) for meta in offsets.values())
+    finally:
+        admin.close()
+
+
+def clickhouse_down(root: Path, n: int = 100_000, outage_s: int = 20) -> Result:
+    sc = Scenario("ch_down", root / "ch_down", extra_env={"ZL_BATCH_MAX_MESSAGES": "50"})
+    sc.create_topics()
+    sc.produce(fault_events(5_000, seed=50))
+    worker = sc.start_worker(ZL_FAILPOINTS=f"sink_down=for:{outage_s}")
+    worker.wait_ready()
+    time.sleep(1.0)
+    committed_at_start = _committed(sc)
+    producer = _in_thread(lambda: sc.produce(fault_events(n, seed=5)))
+    rss = []
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < outage_s - 3:
+        rss.append(worker.rss_mb())
+        time.sleep(0.5)
+    committed_late_in_outage = _committed(sc)
+    producer.join()
+    drain_started = time.monotonic()
+    ends = sum(o for o in harness_end_offsets(sc).values())
+    while worker.written() < ends - len(harness_end_offsets(sc)) and time.monotonic() - drain_started < 180:
+        rss.append(worker.rss_mb())
+        time.sleep(0.5)
+    drain_s = time.monotonic() - drain_started
+    worker.signal(signal.SIGTERM)
+    worker.wait()
+    comparison, truth, ledger = _verify(sc)
+    problems = []
+    if committed_late_in_outage > committed_at_start:
+        problems.append(f"offsets committed during the outage ({committed_at_start} -> {committed_late_in_outage})")
+    return Result("ch_down", comparison, {"events": truth.events, "outage_s": outage_s, "committed_moved": committed_late_in_outage - committed_at_start,
+                                          "drain_s": f"{drain_s:.1f}", "rss_mb_start": f"{rss[0]:.0f}", "rss_mb_peak": f"{max(rss):.0f}"}, problems)
+
+
+def harness_end_offsets(sc: Scenario) -> dict[int, int]:
+    from streams.worker import end_offsets
+
+    return end_offsets(sc.settings)
+
+
+def ambiguous(root: Path, n: int = 50_000) -> Result:
+    sc = Scenario("ambiguous", root / "ambiguous", extra_env={"ZL_BATCH_MAX_MESSAGES": "2"})
+    sc.create_topics()
+    sc.produce(fault_events(n, seed=6))
+    stats = sc.run_until_caught_up(ZL_FAILPOINTS="ambiguous_ack=rate:0.1").stats()
+    comparison, truth, ledger = _verify(sc)
+    injected = int(stats.get("injected", {}).get("ambiguous_ack", 0))
+    found = int(stats.get("ambiguous_writes_found_stored", -1))
+    problems = [] if injected == found and injected > 0 else [f"injected {injected} ambiguous acks, recognised {found}"]
+    return Result("ambiguous", comparison, {"events": truth.events, "flushes": stats.get("flushes"), "injected": injected, "dedup_hits": found}, problems)
+
+
+def duplicates(root: Path, n: int = 50_000) -> Result:
+    sc = Scenario("duplicates", root / "duplicates")
+    sc.create_topics()
+    events = list(fault_events(n, seed=7))
+    rng = random.Random(7)
+    resent = rng.sample(events, n // 10)
+    sc.produce(events + resent[: len(resent) // 2])
+    sc.produce(resent[len(resent) // 2 :], batch=1)  # resends at new offsets, some one per message
+    sc.run_until_caught_up()
+    hour_later = rng.sample(events, n // 50)
+    sc.produce(hour_later)
+    sc.run_until_caught_up(ZL_FAILPOINTS="clock_offset=3600")
+    beyond = rng.sample(events, 100)
+    sc.produce(beyond)
+    sc.run_until_caught_up(ZL_FAILPOINTS=f"clock_offset={25 * 3600}")
+    comparison, truth, ledger = _verify(sc, counted_again={e.event_id for e in beyond})
+    expected_hits = len(resent) + len(hour_later)
+    problems = [] if ledger.duplicates == expected_hits else [f"dedup hits {ledger.duplicates} != resends {expected_hits}"]
+    return Result("duplicates", comparison, {"events": truth.events, "resent": len(resent), "resent_1h_later": len(hour_later),
+                                             "dedup_hits": ledger.duplicates, "beyond_horizon_counted_again": len(beyond)}, problems)
+
+
+def poison(root: Path, n: int = 50_000) -> Result:
+    sc = Scenario("poison", root / "poison")
+    sc.create_topics()
+    codec = EventCodec()
+    rng = random.Random(8)
+    raw = KafkaProducer(bootstrap_servers=sc.settings.kafka_servers, max_request_size=8 * 1024 * 1024)
+    kinds = {"bad_bytes": 0, "unknown_schema": 0, "negative_bytes": 0, "missing_region": 0, "oversize_2mb": 0}
+    valid = list(fault_events(n, seed=9))
+    producer = EventProducer(sc.settings, "faults-poison", batch_events=100, check_events=False)
+    for i in range(0, n, 100):
+        for e in valid[i : i + 100]:
+            producer.add(e)
+        producer.flush()
+        kind = list(kinds)[(i // 100) % 5]
+        if kind == "oversize_2mb" and kinds[kind] >= 10:
+            kind = "bad_bytes"
+        kinds[kind] += 1
+        base = {"event_id": f"00000000-0000-4000-8000-{i:012d}", "event_time": 1_735_689_600_000, "producer_id": "poison", "source": "AI",
+                "region": "CN-GD", "organization": "o", "dataset_id": "ds-poison", "bytes": 5, "records": 1, "parent_dataset_ids": []}
+        value = {
+            "bad_bytes": bytes(rng.randrange(256) for _ in range(64)),
+            "unknown_schema": b"\xc3\x01" + rng.getrandbits(64).to_bytes(8, "little") + b"\x02",
+            "negative_bytes": codec.encode("DataCreated", {**base, "bytes": -5}),
+            "missing_region": codec.encode("DataCreated", {**base, "region": ""}),
+            "oversize_2mb": b"\xc3\x01" + b"\x00" * (2 * 1024 * 1024),
+        }[kind]
+        raw.send(sc.settings.topic_events, value=value, key=b"ds-poison")
+    raw.flush()
+    raw.close()
+    producer.close()
+    worker = sc.run_until_caught_up()
+    comparison, truth, ledger = _verify(sc)
+    poison_total = sum(kinds.values())
+    letters = _dead_letters(sc, poison_total)
+    problems = []
+    if len(letters) != poison_total:
+        problems.append(f"{len(letters)} dead letters for {poison_total} poison messages")
+    if any(not h.get("zl.error.reason") for h in letters):
+        problems.append("a dead letter without a reason")
+    codes: dict[str, int] = {}
+    for h in letters:
+        codes[h.get("zl.error.code", "?")] = codes.get(h.get("zl.error.code", "?"), 0) + 1
+    return Result("poison", comparison, {"events": truth.events, "poison": poison_total, "dead_letters": len(letters),
+                                         "codes": ",".join(f"{k}:{v}" for k, v in sorted(codes.items())), "worker_restarts": 0,
+                                         "worker_exit": worker.popen.returncode}, problems)
+
+
+def _dead_letters(sc: Scenario, expected: int) -> list[dict[str, str]]:
+    consumer = KafkaConsumer(sc.settings.topic_dead_letter, bootstrap_servers=sc.settings.kafka_servers, auto_offset_reset="earliest",
+                             consumer_timeout_ms=5000, max_partition_fetch_bytes=16 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024)
+    out = []
+    try:
+        for record in consumer:
+            out.append({k: v.decode() for k, v in record.headers})
+            if len(out) >= expected:
+                break
+    finally:
+        consumer.close()
+    return out
+
+
+def late(root: Path, n: int = 50_000) -> Result:
+    sc = Scenario("late", root / "late")
+    sc.create_topics()
+    rng = random.Random(10)
+    events = []
+    hour = 3_600_000
+    for e in fault_events(n, seed=11, spread_days=120):
+        roll = rng.random()
+        if roll < 0.05:  # late, within the limit: an ordinary event of an earlier day
+            e = dataclasses.replace(e, event_time=e.event_time - rng.randrange(1, 47 * hour))
+        elif roll < 0.06:  # beyond the 48 h limit: still counted in its day, as an adjustment
+            e = dataclasses.replace(e, event_time=e.event_time - rng.randrange(50 * hour, 96 * hour))
+        events.append(e)
+    sc.produce(events)
+    sc.run_until_caught_up()
+    comparison, truth, ledger = _verify(sc)
+    problems = [] if ledger.adjustments == truth.late else [f"{ledger.adjustments} adjustment events, expected {truth.late}"]
+    return Result("late", comparison, {"events": truth.events, "beyond_lateness_limit": truth.late, "adjustments": ledger.adjustments,
+                                       "silent_drops": comparison.lost}, problems)
