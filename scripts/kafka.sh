@@ -123,7 +123,12 @@ case "${1:-}" in
   fetch) fetch ;;
   start) start ;;
   stop) stop ;;
-  kill) pid="$(running_pid)" && kill -KILL "$pid"; rm -f "$pidfile" ;;
+  kill)
+    if pid="$(running_pid)"; then
+      kill -KILL "$pid"
+      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
+    rm -f "$pidfile" ;;
   status) port_open "$port" ;;
   *) echo "usage: $0 fetch|start|stop|status|kill" >&2; exit 2 ;;
 esac

@@ -12,7 +12,7 @@ This module is plain Python (no ClickHouse import), so row building is tested al
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 __all__ = ["COLUMNS", "COLUMN_NAMES", "SEEN_COLUMNS", "Flush", "Kind", "LedgerColumn"]
@@ -99,3 +99,6 @@ class Flush:
     token: str
     rows: list[tuple[object, ...]]
     seen: list[tuple[object, ...]]
+    # First offset per topic-partition: the write is refused if the ledger already
+    # holds any of them (another worker, or this one before a rebalance, wrote them).
+    starts: dict[tuple[str, int], int] = field(default_factory=dict)

@@ -18,12 +18,22 @@ from dataclasses import dataclass
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
-from sinks.client import SinkUnavailable, execute, wrap
+from sinks.client import SinkError, SinkUnavailable, execute, wrap
 from sinks.ddl import bootstrap, migrations
 from sinks.ledger import COLUMN_NAMES, SEEN_COLUMNS, Flush
 from zettaledger import failpoints
 
-__all__ = ["LedgerWriter", "SeenEvent", "migrate"]
+__all__ = ["LedgerConflict", "LedgerWriter", "SeenEvent", "migrate"]
+
+
+class LedgerConflict(SinkError):
+    """The ledger already holds offsets this flush would write: re-plan from ``watermarks``."""
+
+    def __init__(self, watermarks: dict[tuple[str, int], int]) -> None:
+        held = ", ".join(f"{t}[{p}]<={o}" for (t, p), o in sorted(watermarks.items()))
+        super().__init__(f"the ledger already holds offsets of this flush ({held}); another worker wrote them")
+        self.watermarks = watermarks
+
 
 log = logging.getLogger(__name__)
 _SEEN_NAMES = tuple(c.name for c in SEEN_COLUMNS)
@@ -74,6 +84,7 @@ class LedgerWriter:
         faults = failpoints.active()
         if faults.unavailable("sink_down"):
             raise SinkUnavailable("ClickHouse unavailable (injected outage)", retryable=True)
+        self.check_unheld(flush)
         try:
             if flush.seen:
                 self._client.insert(
@@ -94,6 +105,19 @@ class LedgerWriter:
             faults.fail_after_success("ambiguous_ack")
         except (DatabaseError, OperationalError, OSError) as exc:
             raise wrap(exc, f"insert of flush {flush.token}") from exc
+
+    def check_unheld(self, flush: Flush) -> None:
+        """Refuse a flush that overlaps what the ledger holds. Atomic where one process writes
+        (chDB, or the ledger host, which serialises writers); on a shared server it narrows
+        a zombie writer's window to the moment between this check and the insert."""
+        if not flush.starts:
+            return
+        held: dict[tuple[str, int], int] = {}
+        for topic in {t for t, _ in flush.starts}:
+            held.update({(topic, p): o for p, o in self.watermarks(topic).items()})
+        overlapping = {tp: held[tp] for tp, start in flush.starts.items() if held.get(tp, -1) >= start}
+        if overlapping:
+            raise LedgerConflict(held)
 
     def holds(self, marks: dict[tuple[str, int], int]) -> bool:
         """True when the ledger already covers every topic-partition offset in ``marks``."""

@@ -143,6 +143,12 @@ class Accountant:
         """Highest offset already in the ledger, or -1."""
         return self._watermarks.get((topic, partition), -1)
 
+    def catch_up(self, watermarks: dict[tuple[str, int], int]) -> None:
+        """Adopt offsets another writer put in the ledger (after a rebalance), so they are skipped."""
+        for tp, offset in watermarks.items():
+            if offset > self._watermarks.get(tp, -1):
+                self._watermarks[tp] = offset
+
     def committed(self, plan: FlushPlan) -> None:
         """Call once the plan's flush is durably written."""
         for tp, offset in plan.watermarks.items():
@@ -400,4 +406,5 @@ class _Tally:
         token = hashlib.sha256(
             ";".join(f"{t}:{p}:{s.first}-{s.last}" for (t, p), s in sorted(self.segments.items())).encode()
         ).hexdigest()[:32]
-        return FlushPlan(Flush(token, rows, self.seen), self.dead_letters, self.stats, marks)
+        starts = {tp: s.first for tp, s in self.segments.items()}
+        return FlushPlan(Flush(token, rows, self.seen, starts), self.dead_letters, self.stats, marks)

@@ -20,8 +20,9 @@ from typing import Any
 import faust
 
 from schemas.codec import EventCodec
-from sinks.client import SinkError, connect, mark_owner
-from sinks.writer import LedgerWriter
+from sinks.client import SinkError
+from sinks.store import LedgerStore, open_store
+from sinks.writer import LedgerConflict
 from streams.accountant import Accountant, FlushPlan, Message
 from streams.dedup import DedupWindow, Sighting
 from zettaledger import failpoints
@@ -46,6 +47,7 @@ class RunStats:
     late: int = 0
     replayed_messages: int = 0
     write_retries: int = 0
+    conflicts: int = 0  # flushes re-planned because another worker had written their offsets
     ambiguous_writes_found_stored: int = 0
 
 
@@ -55,19 +57,19 @@ class Ledger:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zl-clickhouse")
-        self.writer: LedgerWriter | None = None
+        self.writer: LedgerStore | None = None
         self.accountant: Accountant | None = None
         self.ready = asyncio.Event()
         self.stats = RunStats()
+        self.last_progress = time.monotonic()  # the last flush written, or the start
+        self.writing = False  # a write is under way or being retried: waiting on ClickHouse, not stalled
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     def _open_blocking(self) -> Accountant:
         s = self.settings
-        client = connect(s.clickhouse_dsn)
-        mark_owner(s.clickhouse_dsn)
-        writer = LedgerWriter(client, s.clickhouse_database)
+        writer = open_store(s.clickhouse_dsn, s.clickhouse_database)
         writer.setup(s.clickhouse_cluster or None, s.dedup_horizon_hours)
         marks = writer.watermarks(s.topic_events)
         stream_times = writer.stream_times(s.topic_events)
@@ -105,7 +107,7 @@ class Ledger:
             self.ready.set()
         return self.accountant
 
-    async def _stored_already(self, plan: FlushPlan) -> bool:
+    async def stored_already(self, plan: FlushPlan) -> bool:
         assert self.writer is not None
         try:
             return bool(await self._run(self.writer.holds, plan.watermarks))
@@ -114,9 +116,17 @@ class Ledger:
 
     async def write(self, plan: FlushPlan) -> None:
         """Persist ``plan``; retries retryable failures with backoff, never gives up on them."""
+        metrics = instruments()
+        self.writing = True
+        try:
+            await self._write_with_retries(plan, metrics)
+        finally:
+            self.writing = False
+            self.last_progress = time.monotonic()
+
+    async def _write_with_retries(self, plan: FlushPlan, metrics: Any) -> None:
         assert self.writer is not None
         backoff = 0.2
-        metrics = instruments()
         while True:
             started = time.perf_counter()
             try:
@@ -125,11 +135,11 @@ class Ledger:
                 metrics.flush_seconds.record(time.perf_counter() - started)
                 return
             except SinkError as exc:
-                if not exc.retryable:
+                if isinstance(exc, LedgerConflict) or not exc.retryable:
                     raise
                 metrics.flush_retries.add(1)
                 self.stats.write_retries += 1
-                if await self._stored_already(plan):
+                if await self.stored_already(plan):
                     # The insert succeeded but its acknowledgement was lost; writing again
                     # would be deduplicated by the token anyway, but we need not send it.
                     self.stats.ambiguous_writes_found_stored += 1
@@ -158,9 +168,25 @@ def register_ingest(app: faust.App, settings: Settings, ledger: Ledger) -> Any:
                     for dl in plan.dead_letters:
                         await dead_letter_topic.send(key=dl.event_type.encode(), value=dl.payload, headers=dl.headers())
                     await app.producer.flush()
-            if not plan.empty:
-                await ledger.write(plan)
-                accountant.committed(plan)
+            while not plan.empty:
+                try:
+                    await ledger.write(plan)
+                    accountant.committed(plan)
+                    break
+                except LedgerConflict as conflict:
+                    if await ledger.stored_already(plan):  # our own earlier attempt, or another worker's, holds it all
+                        accountant.committed(plan)
+                        break
+                    # Another worker wrote some of these offsets (we lost the partition for a
+                    # while): count only what the ledger does not hold yet.
+                    ledger.stats.conflicts += 1
+                    log.warning("%s; counting only the offsets after them", conflict)
+                    accountant.catch_up(conflict.watermarks)
+                    plan = accountant.account(messages)
+                    for dl in plan.dead_letters:
+                        await dead_letter_topic.send(key=dl.event_type.encode(), value=dl.payload, headers=dl.headers())
+                    await app.producer.flush()
+        ledger.last_progress = time.monotonic()
         stats = plan.stats
         run = ledger.stats
         run.flushes += 1

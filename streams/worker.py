@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import signal
+import time
 from typing import Any
 
 import faust
@@ -37,6 +38,45 @@ def end_offsets(settings: Settings) -> dict[int, int]:
         consumer.close()
 
 
+_EX_TEMPFAIL = 75
+
+
+def _add_stall_watchdog(app: faust.App, settings: Settings, ledger: Ledger) -> None:
+    """Exit when the worker is behind but has not flushed for ZL_STALL_TIMEOUT_S.
+
+    After broker failures aiokafka's group coordination can wedge without an error
+    (seen in the fault suite: heartbeat session expired, then silence). The ledger
+    owns the offsets, so exiting is always safe; the supervisor (Kubernetes, or the
+    fault suite) restarts the worker, which resumes from the ledger.
+    """
+
+    @app.timer(interval=max(settings.stall_timeout_s / 4, 1.0))  # type: ignore[untyped-decorator]
+    async def stall_watchdog() -> None:
+        if not ledger.ready.is_set() or ledger.writing or time.monotonic() - ledger.last_progress < settings.stall_timeout_s:
+            return  # waiting on ClickHouse is backpressure, not a stall
+        accountant = ledger.accountant
+        assert accountant is not None
+        try:
+            ends = await asyncio.to_thread(end_offsets, settings)
+        except Exception as exc:  # the broker itself is away: nothing to do until it is back
+            log.warning("stall check could not reach Kafka: %s", exc)
+            return
+        assigned = {tp.partition for tp in app.consumer.assignment() if tp.topic == settings.topic_events}
+        behind = {
+            p: o - 1
+            for p, o in ends.items()
+            if o > 0 and p in assigned and accountant.written_through(settings.topic_events, p) < o - 1
+        }
+        if behind:
+            log.critical(
+                "no flush for %.0fs while behind on partitions %s; exiting so a restart resumes from the ledger",
+                time.monotonic() - ledger.last_progress,
+                sorted(behind),
+            )
+            logging.shutdown()
+            os._exit(_EX_TEMPFAIL)
+
+
 def _add_health(app: faust.App, ledger: Ledger) -> None:
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
@@ -53,6 +93,7 @@ def build_worker_app(settings: Settings) -> tuple[faust.App, Ledger]:
     app = build_app(settings)
     ledger = Ledger(settings)
     register_ingest(app, settings, ledger)
+    _add_stall_watchdog(app, settings, ledger)
     if settings.web_enabled:
         _add_health(app, ledger)
     return app, ledger

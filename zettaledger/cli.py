@@ -18,6 +18,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -149,6 +150,33 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ledger_host(args: argparse.Namespace) -> int:
+    from sinks.host import serve
+
+    s = _settings()
+    if not s.clickhouse_dsn.startswith("chdb:"):
+        print(
+            "zl ledger-host serves an embedded chDB directory; with a ClickHouse server, point workers at it directly",
+            file=sys.stderr,
+        )
+        return 2
+    print(
+        f"ledger host for {s.clickhouse_dsn} on http://{args.bind}:{args.port}; workers use "
+        f"ZL_CLICKHOUSE_URL=ledger+http://{args.bind}:{args.port}",
+        flush=True,
+    )
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # leave serve_forever through its finally: chDB closes cleanly
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        serve(s.clickhouse_dsn, args.bind, args.port)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def _dates(text: str) -> list[dt.date]:
     return [dt.date.fromisoformat(d.strip()) for d in text.split(",") if d.strip()]
 
@@ -217,6 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="run the ingest worker")
     p.add_argument("--until-caught-up", action="store_true", help="stop once the topic as of start is in the ledger")
     p.set_defaults(fn=cmd_worker)
+    p = sub.add_parser("ledger-host", help="own the chDB directory and serve the ledger to several local workers")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--bind", default="127.0.0.1")
+    p.set_defaults(fn=cmd_ledger_host)
     p = sub.add_parser("report", help="print the national data accounts")
     p.add_argument("--year", type=int, default=2025)
     p.add_argument("--token-dates", default="2024-01-01,2025-01-01,2025-12-31")

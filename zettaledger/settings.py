@@ -41,6 +41,7 @@ class Settings:
     dedup_horizon_hours: int = 24  # ZL_DEDUP_HORIZON_HOURS: resends later than this are counted again
     dedup_max_ids: int = 2_000_000  # ZL_DEDUP_MAX_IDS: ids remembered per worker (about 240 MiB per million)
     lateness_hours: int = 48  # ZL_LATENESS_HOURS: later events count in their day, flagged as adjustments
+    stall_timeout_s: float = 60.0  # ZL_STALL_TIMEOUT_S: no flush this long while behind -> exit for a restart
     web_enabled: bool = True  # ZL_WEB_ENABLED: health endpoint /healthz and Faust's web views
     web_port: int = 6066  # ZL_WEB_PORT
     web_bind: str = "127.0.0.1"  # ZL_WEB_BIND: 0.0.0.0 in a pod, so probes reach /healthz
@@ -92,6 +93,8 @@ class Settings:
             out.append(f"ZL_BATCH_MAX_MESSAGES={self.batch_max_messages}: must be >= 1")
         if not 6 <= self.session_timeout_s <= 300:
             out.append(f"ZL_SESSION_TIMEOUT_S={self.session_timeout_s}: must be 6 to 300 (the broker's group limits)")
+        if self.stall_timeout_s < 5:
+            out.append(f"ZL_STALL_TIMEOUT_S={self.stall_timeout_s}: must be >= 5")
         if self.batch_within_s <= 0:
             out.append(f"ZL_BATCH_WITHIN_S={self.batch_within_s}: must be > 0")
         if self.dedup_horizon_hours < 1:
@@ -100,8 +103,8 @@ class Settings:
             out.append(f"ZL_LATENESS_HOURS={self.lateness_hours}: must be >= 0")
         if self.dedup_max_ids < 1:
             out.append(f"ZL_DEDUP_MAX_IDS={self.dedup_max_ids}: must be >= 1")
-        if self.clickhouse_url and not self.clickhouse_url.startswith(("chdb:", "http://", "https://")):
-            out.append("ZL_CLICKHOUSE_URL: must start with chdb://, http:// or https://")
+        if self.clickhouse_url and not self.clickhouse_url.startswith(("chdb:", "http://", "https://", "ledger+http://")):
+            out.append("ZL_CLICKHOUSE_URL: must start with chdb://, http://, https:// or ledger+http:// (a `zl ledger-host`)")
         if not self.kafka_servers:
             out.append("ZL_KAFKA_BOOTSTRAP: must name at least one host:port")
         if self.otel_exporter not in ("none", "otlp", "console"):

@@ -62,7 +62,13 @@ class Comparison:
 
     @property
     def exact(self) -> bool:
-        return self.expected_cells == self.exact_cells and self.lost == 0 and self.duplicated == 0 and self.gaps == 0 and self.overlaps == 0
+        return (
+            self.expected_cells == self.exact_cells
+            and self.lost == 0
+            and self.duplicated == 0
+            and self.gaps == 0
+            and self.overlaps == 0
+        )
 
 
 def coverage(segments: list[tuple[int, int, int]], end_offsets: dict[int, int]) -> tuple[int, int]:

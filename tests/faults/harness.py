@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -28,6 +27,13 @@ KAFKA_SCRIPT = str(REPO_ROOT / "scripts" / "kafka.sh")
 T_2025 = 1_735_689_600_000
 REGIONS = ("CN-GD", "CN-JS", "CN-ZJ", "CN-BJ", "CN-SH", "CN-SD", "CN-SC", "CN-HB")
 _web_ports = iter(range(16100, 16999))
+_LIVE: list[Scenario] = []
+
+
+def cleanup_all() -> None:
+    """Kill any worker a scenario left running (a scenario that failed half-way)."""
+    while _LIVE:
+        _LIVE.pop().cleanup()
 
 
 def kafka(command: str) -> None:
@@ -50,14 +56,36 @@ def fault_events(n: int, seed: int, start_ms: int = T_2025, spread_days: int = 6
         region = rng.choice(REGIONS)
         roll = rng.random()
         if roll < 0.8:
-            yield DataCreated(eid, t, "faults", rng.choice(list(Source)[1:]), region, "org", f"ds-{rng.randrange(200)}",
-                              rng.randrange(1, 2**62), rng.randrange(1, 10_000), (f"raw-{rng.randrange(50)}",))
+            yield DataCreated(
+                eid,
+                t,
+                "faults",
+                rng.choice(list(Source)[1:]),
+                region,
+                "org",
+                f"ds-{rng.randrange(200)}",
+                rng.randrange(1, 2**62),
+                rng.randrange(1, 10_000),
+                (f"raw-{rng.randrange(50)}",),
+            )
         elif roll < 0.9:
-            yield TokenUsage(eid, t, "faults", f"model-{rng.randrange(4)}", "prov", region, rng.randrange(10**9), rng.randrange(10**9))
+            yield TokenUsage(
+                eid, t, "faults", f"model-{rng.randrange(4)}", "prov", region, rng.randrange(10**9), rng.randrange(10**9)
+            )
         elif roll < 0.95:
             attempted = rng.randrange(1, 10_000)
-            yield CollectionRun(eid, t, "faults", f"rbt-{rng.randrange(3)}", region, "ds-robot", attempted,
-                                rng.randrange(attempted + 1), attempted * 1000, attempted * 900)
+            yield CollectionRun(
+                eid,
+                t,
+                "faults",
+                f"rbt-{rng.randrange(3)}",
+                region,
+                "ds-robot",
+                attempted,
+                rng.randrange(attempted + 1),
+                attempted * 1000,
+                attempted * 900,
+            )
         else:
             yield DatasetRegistered(eid, t, "faults", f"reg-{i}", "org", region, rng.randrange(10**15), QualityGrade.HIGH)
 
@@ -123,6 +151,17 @@ class Scenario:
     root: Path
     tag: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     extra_env: dict[str, str] = field(default_factory=dict)
+    workers: list[WorkerProcess] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        _LIVE.append(self)
+
+    def cleanup(self) -> None:
+        """Kill every worker this scenario started that is still running."""
+        for w in self.workers:
+            if w.popen.poll() is None:
+                w.popen.kill()
+                w.popen.wait()
 
     def env(self, **changes: str) -> dict[str, str]:
         env = {
@@ -137,6 +176,7 @@ class Scenario:
             "ZL_WEB_ENABLED": "true",
             "ZL_LOG_LEVEL": "warning",
             "ZL_SESSION_TIMEOUT_S": "6",  # the broker's minimum: restarts after SIGKILL wait this long
+            "ZL_STALL_TIMEOUT_S": "15",
             "PYTHONPATH": str(REPO_ROOT),
             **self.extra_env,
         }
@@ -163,9 +203,14 @@ class Scenario:
         handle = log.open("wb")
         popen = subprocess.Popen(
             [sys.executable, "-m", "zettaledger.cli", "worker", *args],
-            env=self.env(ZL_WEB_PORT=str(port), **env), stdout=handle, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
+            env=self.env(ZL_WEB_PORT=str(port), **env),
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT,
         )
-        return WorkerProcess(popen, log, port)
+        worker = WorkerProcess(popen, log, port)
+        self.workers.append(worker)
+        return worker
 
     def run_until_caught_up(self, timeout_s: float = 300, **env: str) -> WorkerProcess:
         worker = self.start_worker("--until-caught-up", **env)

@@ -29,6 +29,7 @@ SCENARIOS: dict[str, Callable[[Path], Result]] = {
     "duplicates": scenarios.duplicates,
     "poison": scenarios.poison,
     "late": scenarios.late,
+    "rebalance": scenarios.rebalance,
     "replay": scenarios.replay,
 }
 
@@ -47,6 +48,7 @@ def run(names: list[str]) -> int:
             except Exception as exc:  # a scenario that crashes is off, and says why
                 traceback.print_exc()
                 result = Result(name, Comparison(0, 0, 0, 0, 0, 0), problems=[f"crashed: {exc!r}"[:300]])
+            harness.cleanup_all()
             result.seconds = time.monotonic() - t0
             results.append(result)
             print(result.line(), flush=True)

@@ -8,6 +8,8 @@ import dataclasses
 import random
 import signal
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +25,7 @@ from tests.faults import harness
 from tests.faults.compare import Comparison, compare, read_ledger, summary_line
 from tests.faults.harness import Scenario, fault_events
 from tests.faults.truth import Truth, count, read_topic
+from zettaledger.settings import REPO_ROOT
 
 LATEST_MS = 1_900_000_000_000
 
@@ -64,7 +67,11 @@ def baseline(root: Path, n: int = 100_000) -> Result:
     worker = sc.run_until_caught_up()
     comparison, truth, ledger = _verify(sc)
     stats = worker.stats()
-    return Result("baseline", comparison, {"events": truth.events, "dedup_hits": ledger.duplicates, "eps": int(truth.events / max(stats.get("seconds", 1), 1e-9))})
+    return Result(
+        "baseline",
+        comparison,
+        {"events": truth.events, "dedup_hits": ledger.duplicates, "eps": int(truth.events / max(stats.get("seconds", 1), 1e-9))},
+    )
 
 
 def replay(root: Path, n: int = 50_000) -> Result:
@@ -80,7 +87,12 @@ def replay(root: Path, n: int = 50_000) -> Result:
     comparison, truth, _ = _verify(sc)
     differing = sum(1 for cell in set(first.cells) | set(second.cells) if first.cells.get(cell) != second.cells.get(cell))
     problems = [f"{differing} cells differ between the first pass and the replay"] if differing else []
-    return Result("replay", comparison, {"events": truth.events, "cells_identical": f"{len(first.cells) - differing}/{len(first.cells)}"}, problems)
+    return Result(
+        "replay",
+        comparison,
+        {"events": truth.events, "cells_identical": f"{len(first.cells) - differing}/{len(first.cells)}"},
+        problems,
+    )
 
 
 def kills(root: Path, n: int = 60_000, kills_n: int = 10) -> Result:
@@ -104,10 +116,19 @@ def kills(root: Path, n: int = 60_000, kills_n: int = 10) -> Result:
         problems.append(f"SIGTERM exit code {w.popen.returncode}")
     producer.join()
     sc.run_until_caught_up()
-    comparison, truth, ledger = _verify(sc)
-    return Result("sigkill", comparison, {"events": truth.events, "kills": kills_n, "sigterm": 1,
-                                          "recovery_s_median": f"{statistics.median(recoveries):.1f}",
-                                          "recovery_s_max": f"{max(recoveries):.1f}"}, problems)
+    comparison, truth, _ledger = _verify(sc)
+    return Result(
+        "sigkill",
+        comparison,
+        {
+            "events": truth.events,
+            "kills": kills_n,
+            "sigterm": 1,
+            "recovery_s_median": f"{statistics.median(recoveries):.1f}",
+            "recovery_s_max": f"{max(recoveries):.1f}",
+        },
+        problems,
+    )
 
 
 def failpoints(root: Path, n: int = 30_000) -> Result:
@@ -120,54 +141,77 @@ def failpoints(root: Path, n: int = 30_000) -> Result:
         code = w.wait(120)
         crashed.append(f"{spec.split('=')[0]}:{'killed' if code == -signal.SIGKILL else code}")
     sc.run_until_caught_up()
-    comparison, truth, ledger = _verify(sc)
+    comparison, truth, _ledger = _verify(sc)
     problems = [c for c in crashed if not c.endswith("killed")]
     return Result("failpoints", comparison, {"events": truth.events, "crashes": len(crashed) - len(problems)}, problems)
 
 
 def broker(root: Path, n: int = 60_000) -> Result:
+    """Scenario 4: broker kill -9 twice and one graceful restart while producing and processing."""
     sc = Scenario("broker", root / "broker", extra_env={"ZL_BATCH_MAX_MESSAGES": "20"})
     sc.create_topics()
-    done = threading.Event()
+    errors: list[BaseException] = []
 
     def slow_produce() -> None:
-        events = list(fault_events(n, seed=4))
-        for i in range(0, n, 2_000):
-            sc.produce(events[i : i + 2_000], batch=50, retries=2**31 - 1, delivery_timeout_ms=180_000)
-            time.sleep(0.4)
-        done.set()
+        # One long-lived idempotent producer, as a real producer runs: it rides out the
+        # broker's absence with retries, and its sequence numbers prevent duplicates.
+        try:
+            events = list(fault_events(n, seed=4))
+            with EventProducer(
+                sc.settings,
+                "faults-broker",
+                batch_events=50,
+                check_events=False,
+                delivery_timeout_ms=180_000,
+                request_timeout_ms=10_000,
+            ) as producer:
+                for i in range(0, n, 2_000):
+                    for e in events[i : i + 2_000]:
+                        producer.add(e)
+                    time.sleep(0.4)
+        except BaseException as exc:
+            errors.append(exc)
 
     producer = _in_thread(slow_produce)
     worker = sc.start_worker()
     worker.wait_ready()
     restarts = 0
-    faults = [("kill", 3), ("start", 5), ("kill", 8), ("start", 10), ("stop", 12), ("start", 14)]
     t0 = time.monotonic()
-    for action, at in faults:
-        while time.monotonic() - t0 < at:
-            if worker.popen.poll() is not None:  # the supervisor's job (Kubernetes restarts pods)
+    plan = [("kill", 3.0), ("start", 5.0), ("kill", 8.0), ("start", 10.0), ("stop", 12.0), ("start", 14.0), ("", 16.0)]
+    for action, at in plan:
+        while time.monotonic() - t0 < at or (not action and producer.is_alive() and time.monotonic() - t0 < 240):
+            if worker.popen.poll() is not None:  # the supervisor's job, as Kubernetes restarts a pod
                 restarts += 1
                 worker = sc.start_worker()
             time.sleep(0.1)
-        harness.kafka(action)
-    producer.join(timeout=300)
-    while not done.is_set():
-        time.sleep(0.5)
-    if worker.popen.poll() is not None:
-        restarts += 1
+        if action:
+            harness.kafka(action)
+    producer.join(timeout=60)
     worker.signal(signal.SIGTERM)
     worker.wait()
     sc.run_until_caught_up()
-    comparison, truth, ledger = _verify(sc)
-    problems = [f"{truth.duplicate_ids_on_topic} duplicate event ids on the input topic"] if truth.duplicate_ids_on_topic else []
-    return Result("broker", comparison, {"events": truth.events, "broker_kills": 2, "graceful_restarts": 1,
-                                         "input_duplicate_ids": truth.duplicate_ids_on_topic, "worker_restarts": restarts}, problems)
+    comparison, truth, _ = _verify(sc)
+    problems = [f"producer failed: {e!r}"[:200] for e in errors]
+    if truth.duplicate_ids_on_topic:
+        problems.append(f"{truth.duplicate_ids_on_topic} duplicate event ids on the input topic")
+    return Result(
+        "broker",
+        comparison,
+        {
+            "events": truth.events,
+            "broker_kills": 2,
+            "graceful_restarts": 1,
+            "input_duplicate_ids": truth.duplicate_ids_on_topic,
+            "worker_restarts": restarts,
+        },
+        problems,
+    )
 
 
 def _committed(sc: Scenario) -> int:
     admin = KafkaAdminClient(bootstrap_servers=sc.settings.kafka_servers)
     try:
-        offsets = admin.list_consumer_group_offsets(sc.settings.app_id)
+        offsets = admin.list_group_offsets(sc.settings.app_id).get(sc.settings.app_id, {})
         return sum(max(meta.offset, 0) for meta in offsets.values())
     finally:
         admin.close()
@@ -181,7 +225,7 @@ def clickhouse_down(root: Path, n: int = 100_000, outage_s: int = 20) -> Result:
     worker.wait_ready()
     time.sleep(1.0)
     committed_at_start = _committed(sc)
-    producer = _in_thread(lambda: sc.produce(fault_events(n, seed=5)))
+    producer = _in_thread(lambda: sc.produce(fault_events(n, seed=5, start_ms=harness.T_2025 + 61 * 86_400_000)))
     rss = []
     t0 = time.monotonic()
     while time.monotonic() - t0 < outage_s - 3:
@@ -192,17 +236,32 @@ def clickhouse_down(root: Path, n: int = 100_000, outage_s: int = 20) -> Result:
     drain_started = time.monotonic()
     ends = sum(o for o in harness_end_offsets(sc).values())
     while worker.written() < ends - len(harness_end_offsets(sc)) and time.monotonic() - drain_started < 180:
+        if worker.popen.poll() is not None:
+            return Result(
+                "ch_down", Comparison(0, 0, 0, 0, 0, 0), problems=[f"worker exited {worker.popen.returncode} during the outage"]
+            )
         rss.append(worker.rss_mb())
         time.sleep(0.5)
     drain_s = time.monotonic() - drain_started
     worker.signal(signal.SIGTERM)
     worker.wait()
-    comparison, truth, ledger = _verify(sc)
+    comparison, truth, _ledger = _verify(sc)
     problems = []
     if committed_late_in_outage > committed_at_start:
         problems.append(f"offsets committed during the outage ({committed_at_start} -> {committed_late_in_outage})")
-    return Result("ch_down", comparison, {"events": truth.events, "outage_s": outage_s, "committed_moved": committed_late_in_outage - committed_at_start,
-                                          "drain_s": f"{drain_s:.1f}", "rss_mb_start": f"{rss[0]:.0f}", "rss_mb_peak": f"{max(rss):.0f}"}, problems)
+    return Result(
+        "ch_down",
+        comparison,
+        {
+            "events": truth.events,
+            "outage_s": outage_s,
+            "committed_moved": committed_late_in_outage - committed_at_start,
+            "drain_s": f"{drain_s:.1f}",
+            "rss_mb_start": f"{rss[0]:.0f}",
+            "rss_mb_peak": f"{max(rss):.0f}",
+        },
+        problems,
+    )
 
 
 def harness_end_offsets(sc: Scenario) -> dict[int, int]:
@@ -216,11 +275,16 @@ def ambiguous(root: Path, n: int = 50_000) -> Result:
     sc.create_topics()
     sc.produce(fault_events(n, seed=6))
     stats = sc.run_until_caught_up(ZL_FAILPOINTS="ambiguous_ack=rate:0.1").stats()
-    comparison, truth, ledger = _verify(sc)
+    comparison, truth, _ledger = _verify(sc)
     injected = int(stats.get("injected", {}).get("ambiguous_ack", 0))
     found = int(stats.get("ambiguous_writes_found_stored", -1))
     problems = [] if injected == found and injected > 0 else [f"injected {injected} ambiguous acks, recognised {found}"]
-    return Result("ambiguous", comparison, {"events": truth.events, "flushes": stats.get("flushes"), "injected": injected, "dedup_hits": found}, problems)
+    return Result(
+        "ambiguous",
+        comparison,
+        {"events": truth.events, "flushes": stats.get("flushes"), "injected": injected, "dedup_hits": found},
+        problems,
+    )
 
 
 def duplicates(root: Path, n: int = 50_000) -> Result:
@@ -241,8 +305,18 @@ def duplicates(root: Path, n: int = 50_000) -> Result:
     comparison, truth, ledger = _verify(sc, counted_again={e.event_id for e in beyond})
     expected_hits = len(resent) + len(hour_later)
     problems = [] if ledger.duplicates == expected_hits else [f"dedup hits {ledger.duplicates} != resends {expected_hits}"]
-    return Result("duplicates", comparison, {"events": truth.events, "resent": len(resent), "resent_1h_later": len(hour_later),
-                                             "dedup_hits": ledger.duplicates, "beyond_horizon_counted_again": len(beyond)}, problems)
+    return Result(
+        "duplicates",
+        comparison,
+        {
+            "events": truth.events,
+            "resent": len(resent),
+            "resent_1h_later": len(hour_later),
+            "dedup_hits": ledger.duplicates,
+            "beyond_horizon_counted_again": len(beyond),
+        },
+        problems,
+    )
 
 
 def poison(root: Path, n: int = 50_000) -> Result:
@@ -262,8 +336,18 @@ def poison(root: Path, n: int = 50_000) -> Result:
         if kind == "oversize_2mb" and kinds[kind] >= 10:
             kind = "bad_bytes"
         kinds[kind] += 1
-        base = {"event_id": f"00000000-0000-4000-8000-{i:012d}", "event_time": 1_735_689_600_000, "producer_id": "poison", "source": "AI",
-                "region": "CN-GD", "organization": "o", "dataset_id": "ds-poison", "bytes": 5, "records": 1, "parent_dataset_ids": []}
+        base = {
+            "event_id": f"00000000-0000-4000-8000-{i:012d}",
+            "event_time": 1_735_689_600_000,
+            "producer_id": "poison",
+            "source": "AI",
+            "region": "CN-GD",
+            "organization": "o",
+            "dataset_id": "ds-poison",
+            "bytes": 5,
+            "records": 1,
+            "parent_dataset_ids": [],
+        }
         value = {
             "bad_bytes": bytes(rng.randrange(256) for _ in range(64)),
             "unknown_schema": b"\xc3\x01" + rng.getrandbits(64).to_bytes(8, "little") + b"\x02",
@@ -276,7 +360,7 @@ def poison(root: Path, n: int = 50_000) -> Result:
     raw.close()
     producer.close()
     worker = sc.run_until_caught_up()
-    comparison, truth, ledger = _verify(sc)
+    comparison, truth, _ledger = _verify(sc)
     poison_total = sum(kinds.values())
     letters = _dead_letters(sc, poison_total)
     problems = []
@@ -287,14 +371,30 @@ def poison(root: Path, n: int = 50_000) -> Result:
     codes: dict[str, int] = {}
     for h in letters:
         codes[h.get("zl.error.code", "?")] = codes.get(h.get("zl.error.code", "?"), 0) + 1
-    return Result("poison", comparison, {"events": truth.events, "poison": poison_total, "dead_letters": len(letters),
-                                         "codes": ",".join(f"{k}:{v}" for k, v in sorted(codes.items())), "worker_restarts": 0,
-                                         "worker_exit": worker.popen.returncode}, problems)
+    return Result(
+        "poison",
+        comparison,
+        {
+            "events": truth.events,
+            "poison": poison_total,
+            "dead_letters": len(letters),
+            "codes": ",".join(f"{k}:{v}" for k, v in sorted(codes.items())),
+            "worker_restarts": 0,
+            "worker_exit": worker.popen.returncode,
+        },
+        problems,
+    )
 
 
 def _dead_letters(sc: Scenario, expected: int) -> list[dict[str, str]]:
-    consumer = KafkaConsumer(sc.settings.topic_dead_letter, bootstrap_servers=sc.settings.kafka_servers, auto_offset_reset="earliest",
-                             consumer_timeout_ms=5000, max_partition_fetch_bytes=16 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024)
+    consumer = KafkaConsumer(
+        sc.settings.topic_dead_letter,
+        bootstrap_servers=sc.settings.kafka_servers,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=5000,
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024,
+    )
     out = []
     try:
         for record in consumer:
@@ -323,5 +423,117 @@ def late(root: Path, n: int = 50_000) -> Result:
     sc.run_until_caught_up()
     comparison, truth, ledger = _verify(sc)
     problems = [] if ledger.adjustments == truth.late else [f"{ledger.adjustments} adjustment events, expected {truth.late}"]
-    return Result("late", comparison, {"events": truth.events, "beyond_lateness_limit": truth.late, "adjustments": ledger.adjustments,
-                                       "silent_drops": comparison.lost}, problems)
+    return Result(
+        "late",
+        comparison,
+        {
+            "events": truth.events,
+            "beyond_lateness_limit": truth.late,
+            "adjustments": ledger.adjustments,
+            "silent_drops": comparison.lost,
+        },
+        problems,
+    )
+
+
+def rebalance(root: Path, n: int = 60_000) -> Result:
+    """Scenario 10: two workers, one joining and leaving 6 times, one frozen past its session timeout.
+
+    Both write through a ledger host (one process owns the chDB directory), whose
+    serialised overlap check is what fences the frozen worker when it wakes up.
+    """
+    sc = Scenario("rebalance", root / "rebalance", extra_env={"ZL_BATCH_MAX_MESSAGES": "10"})
+    sc.create_topics()
+    port = next(harness._web_ports)
+    host_log = sc.root / "ledger-host.log"
+    sc.root.mkdir(parents=True, exist_ok=True)
+    host = subprocess.Popen(
+        [sys.executable, "-m", "zettaledger.cli", "ledger-host", "--port", str(port)],
+        env=sc.env(),
+        stdout=host_log.open("wb"),
+        stderr=subprocess.STDOUT,
+        cwd=REPO_ROOT,
+    )
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/healthz")
+        url = f"ledger+http://127.0.0.1:{port}"
+        errors: list[BaseException] = []
+
+        def slow_produce() -> None:
+            try:
+                events = list(fault_events(n, seed=13))
+                with EventProducer(sc.settings, "faults-rebalance", batch_events=50, check_events=False) as producer:
+                    for i in range(0, n, 2_000):
+                        for e in events[i : i + 2_000]:
+                            producer.add(e)
+                        producer.flush()
+                        time.sleep(0.6)
+            except BaseException as exc:
+                errors.append(exc)
+
+        producer = _in_thread(slow_produce)
+        steady = sc.start_worker(ZL_CLICKHOUSE_URL=url)
+        steady.wait_ready()
+        churned = []
+        for _ in range(6):  # join, work a little, leave
+            w = sc.start_worker(ZL_CLICKHOUSE_URL=url)
+            w.wait_ready()
+            time.sleep(1.5)
+            w.signal(signal.SIGTERM)
+            w.wait()
+            churned.append(w)
+        other = sc.start_worker(ZL_CLICKHOUSE_URL=url)
+        other.wait_ready()
+        time.sleep(1.0)
+        steady.signal(signal.SIGSTOP)  # frozen past the 6 s session timeout: its partitions move
+        time.sleep(10)
+        steady.signal(signal.SIGCONT)
+        producer.join(timeout=240)
+        ends = harness_end_offsets(sc)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            marks = _http_json(
+                f"http://127.0.0.1:{port}/v1/{sc.settings.clickhouse_database}/watermarks?topic={sc.settings.topic_events}"
+            )
+            if all(int(marks.get(str(p), -1)) >= o - 1 for p, o in ends.items() if o > 0):
+                break
+            for w in (steady, other):
+                if w.popen.poll() is not None:  # a supervisor restarts a worker that exited
+                    errors.append(RuntimeError(f"worker exited {w.popen.returncode}"))
+            time.sleep(0.5)
+        for w in (steady, other):
+            w.signal(signal.SIGTERM)
+            w.wait()
+    finally:
+        host.send_signal(signal.SIGTERM)
+        host.wait(timeout=60)
+    comparison, truth, _ = _verify(sc)
+    conflicts = sum(int(w.stats().get("conflicts", 0)) for w in [steady, other, *churned])
+    problems = [f"{e!r}"[:200] for e in errors]
+    return Result(
+        "rebalance",
+        comparison,
+        {"events": truth.events, "joins_leaves": 6, "sigstop_s": 10, "fenced_flushes": conflicts},
+        problems,
+    )
+
+
+def _http_json(url: str) -> dict[str, Any]:
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return dict(json.loads(r.read()))
+
+
+def _wait_http(url: str, timeout_s: float = 30) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer in {timeout_s}s")

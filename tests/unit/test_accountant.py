@@ -123,7 +123,10 @@ def test_an_event_beyond_the_lateness_limit_counts_in_its_own_day_as_an_adjustme
     slightly_late = created(20, event_time=T_2025_01_01 + 9 * 86_400_000)
     very_late = created(30, event_time=T_2025_01_01 + 5 * 86_400_000)
     plan = a.account(
-        [Message("t", 0, 1, CODEC.encode("DataCreated", slightly_late)), Message("t", 0, 2, CODEC.encode("DataCreated", very_late))]
+        [
+            Message("t", 0, 1, CODEC.encode("DataCreated", slightly_late)),
+            Message("t", 0, 2, CODEC.encode("DataCreated", very_late)),
+        ]
     )
     volume = {(r["day"], r["adjustment"]): r["bytes"] for r in rows_of(plan, "volume")}
     day0 = T_2025_01_01 // 86_400_000

@@ -8,10 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from schemas import EventCodec
 from sinks.client import Client
 from sinks.queries import lineage_summary, read_national_accounts
-from sinks.writer import LedgerWriter, migrate
+from sinks.writer import LedgerConflict, LedgerWriter, migrate
 from streams.accountant import Accountant, Message
 from streams.dedup import DedupWindow
 from tests.unit.samples import SAMPLES, batch_of
@@ -35,13 +37,18 @@ def test_migrations_run_twice_apply_nothing_the_second_time(open_chdb: Callable[
     assert migrate(client, "zl_unit") == []
 
 
-def test_a_retried_flush_is_stored_once_and_sums_stay_exact(open_chdb: Callable[[Path], Client], tmp_path: Path) -> None:
+def test_a_retried_flush_is_refused_as_already_held_and_sums_stay_exact(
+    open_chdb: Callable[[Path], Client], tmp_path: Path
+) -> None:
     w = writer(open_chdb, tmp_path)
     a = Accountant(CODEC, DedupWindow(3600, 1000))
     messages = [Message("t", 0, i, CODEC.encode("DataCreated", event("DataCreated", bytes=2**63 - 1))) for i in range(4)]
     plan = a.account(messages)
     w.write(plan.flush)
-    w.write(plan.flush)  # an ambiguous acknowledgement, retried
+    with pytest.raises(LedgerConflict) as conflict:
+        w.write(plan.flush)  # an ambiguous acknowledgement, retried
+    assert conflict.value.watermarks == {("t", 0): 3}
+    assert w.holds(plan.watermarks)
     ((total,),) = w.client.query("SELECT sum(bytes) FROM zl_unit.data_created_by_year").result_rows
     assert total == 4 * (2**63 - 1)
     assert w.watermarks("t") == {0: 3}
@@ -77,3 +84,19 @@ def test_lineage_depth_is_the_longest_chain() -> None:
     summary = lineage_summary([("raw", "hq", 0), ("hq", "train", 5), ("train", "infer", 7), ("raw2", "train", 1)])
     assert (summary.edges, summary.root_datasets, summary.derived_datasets, summary.max_depth) == (4, 2, 3, 3)
     assert summary.derived_bytes == 13
+
+
+def test_a_zombie_flush_overlapping_another_workers_offsets_is_refused(
+    open_chdb: Callable[[Path], Client], tmp_path: Path
+) -> None:
+    w = writer(open_chdb, tmp_path)
+    messages = [Message("t", 2, i, CODEC.encode("DataCreated", event("DataCreated", bytes=1))) for i in range(10)]
+    new_owner = Accountant(CODEC, DedupWindow(3600, 1000)).account(messages[:6])
+    zombie = Accountant(CODEC, DedupWindow(3600, 1000)).account(messages)
+    w.write(new_owner.flush)
+    with pytest.raises(LedgerConflict):
+        w.write(zombie.flush)
+    late_zombie = Accountant(CODEC, DedupWindow(3600, 1000), watermarks={("t", 2): 5}).account(messages)
+    w.write(late_zombie.flush)  # re-planned after the conflict: only offsets 6..9
+    ((total,),) = w.client.query("SELECT sum(bytes) FROM zl_unit.data_created_by_year").result_rows
+    assert total == 10
