@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements-lock.txt | s
 export ZL_VAR_DIR ?= $(CURDIR)/var
 DEMO_SIZE ?= 1.0
 
-.PHONY: help setup kafka-fetch kafka-start kafka-stop demo test test-unit test-integration lint format typecheck lock clean
+.PHONY: help setup kafka-fetch kafka-start kafka-stop demo test faults test-unit test-integration lint format typecheck lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -33,8 +33,11 @@ kafka-stop: ## stop the broker
 demo: setup ## start Kafka, produce the national stream, run the worker until caught up, print the report
 	@scripts/demo.sh $(DEMO_SIZE)
 
-test: setup ## the whole suite: unit, and integration on the real broker and chDB
+test: setup ## the whole suite: unit, and integration (with the fast fault subset) on the real broker and chDB
 	$(PY) -m pytest tests
+
+faults: setup ## the fault-injection suite on the real broker and chDB (about 6 minutes)
+	$(PY) -m tests.faults.run
 
 test-unit: $(STAMP) ## unit tests only (no broker)
 	$(PY) -m pytest tests/unit
