@@ -54,7 +54,7 @@ class _Host:
                     return 200, {}
                 if verb == "write":
                     starts = {(t, int(p)): int(o) for t, p, o in body["starts"]}
-                    w.write(Flush(body["token"], [tuple(r) for r in body["rows"]], [tuple(r) for r in body["seen"]], starts))
+                    w.write(Flush(body["token"], [tuple(r) for r in body["rows"]], body["seen"], starts))
                     return 200, {}
                 if verb == "watermarks":
                     return 200, {str(p): o for p, o in w.watermarks(query["topic"]).items()}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 __all__ = ["COLUMNS", "COLUMN_NAMES", "SEEN_COLUMNS", "Flush", "Kind", "LedgerColumn"]
 
@@ -98,7 +99,7 @@ class Flush:
 
     token: str
     rows: list[tuple[object, ...]]
-    seen: list[tuple[object, ...]]
+    seen: list[list[Any]]  # columns in SEEN_COLUMNS order, or [] when no event was counted
     # First offset per topic-partition: the write is refused if the ledger already
     # holds any of them (another worker, or this one before a rebalance, wrote them).
     starts: dict[tuple[str, int], int] = field(default_factory=dict)

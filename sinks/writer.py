@@ -91,6 +91,7 @@ class LedgerWriter:
                     f"`{self._db}`.seen_events",
                     flush.seen,
                     column_names=_SEEN_NAMES,
+                    column_oriented=True,
                     settings={"insert_deduplication_token": flush.token + "/seen"},
                 )
             faults.hit("between_inserts")

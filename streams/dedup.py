@@ -37,7 +37,7 @@ class DedupWindow:
             raise ValueError("horizon_s and max_ids must be positive")
         self.horizon_s = horizon_s
         self.max_ids = max_ids
-        self._seen: dict[str, Sighting] = {}
+        self._seen: dict[str, tuple[int, int, int, int]] = {}
         self.hits = 0
         self.forgotten = 0
 
@@ -48,9 +48,9 @@ class DedupWindow:
         """True when the event should be counted (new, or a replay of the message it came in)."""
         previous = self._seen.get(event_id)
         if previous is None:
-            self._seen[event_id] = Sighting(partition, offset, index, now_s)
+            self._seen[event_id] = (partition, offset, index, now_s)  # a tuple: half the memory of a Sighting
             return True
-        if previous.partition == partition and previous.offset == offset and previous.index == index:
+        if previous[0] == partition and previous[1] == offset and previous[2] == index:
             return True
         self.hits += 1
         return False
@@ -66,7 +66,7 @@ class DedupWindow:
         excess = len(seen) - self.max_ids
         while seen:
             oldest_id = next(iter(seen))
-            if excess <= 0 and seen[oldest_id].seen_at >= cutoff:
+            if excess <= 0 and seen[oldest_id][3] >= cutoff:
                 break
             del seen[oldest_id]
             excess -= 1
@@ -74,5 +74,5 @@ class DedupWindow:
 
     def load(self, sightings: Iterable[tuple[str, Sighting]]) -> None:
         """Restore ids persisted earlier, oldest first."""
-        for event_id, sighting in sightings:
-            self._seen.setdefault(event_id, sighting)
+        for event_id, s in sightings:
+            self._seen.setdefault(event_id, (s.partition, s.offset, s.index, s.seen_at))

@@ -10,11 +10,12 @@ is new, so a crash between the write and the commit double-counts nothing.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import faust
@@ -48,6 +49,19 @@ class RunStats:
     replayed_messages: int = 0
     write_retries: int = 0
     conflicts: int = 0  # flushes re-planned because another worker had written their offsets
+    first_batch_at: float = 0.0  # monotonic seconds: busy time is last_flush_at - first_batch_at
+    last_flush_at: float = 0.0
+    latencies_ms: list[int] = field(default_factory=list, repr=False)  # produced (Kafka timestamp) -> written
+
+    def summary(self) -> dict[str, Any]:
+        out = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("latencies_ms", "first_batch_at", "last_flush_at")}
+        out["busy_seconds"] = round(max(self.last_flush_at - self.first_batch_at, 0.0), 3)
+        if self.latencies_ms:
+            ordered = sorted(self.latencies_ms)
+            out["latency_p50_ms"] = ordered[len(ordered) // 2]
+            out["latency_p99_ms"] = ordered[min(len(ordered) - 1, len(ordered) * 99 // 100)]
+        return out
+
     ambiguous_writes_found_stored: int = 0
 
 
@@ -189,6 +203,10 @@ def register_ingest(app: faust.App, settings: Settings, ledger: Ledger) -> Any:
         ledger.last_progress = time.monotonic()
         stats = plan.stats
         run = ledger.stats
+        run.last_flush_at = time.monotonic()
+        written_ms = int(time.time() * 1000)
+        if len(run.latencies_ms) < 1_000_000:
+            run.latencies_ms.extend(written_ms - int(e.message.timestamp * 1000) for e in batch if e.message.timestamp)
         run.flushes += 1
         run.events += stats.events
         run.duplicates += stats.duplicates
@@ -207,6 +225,8 @@ def register_ingest(app: faust.App, settings: Settings, ledger: Ledger) -> Any:
         batches = stream.take_events(settings.batch_max_messages, settings.batch_within_s)  # type: ignore[attr-defined]
         faults = failpoints.active()
         async for batch in batches:
+            if not ledger.stats.first_batch_at:
+                ledger.stats.first_batch_at = time.monotonic()
             if "after_commit" in faults.spec:
                 await app.consumer.commit()  # the previous flush's offsets, acked when this batch was taken
                 faults.hit("after_commit")

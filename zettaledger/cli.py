@@ -14,10 +14,10 @@ Settings come from ZL_* environment variables (see README).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import json
 import logging
+import resource
 import signal
 import sys
 import time
@@ -143,7 +143,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     stats = run_worker(s, until_caught_up=args.until_caught_up)
     elapsed = time.perf_counter() - started
-    summary = {**dataclasses.asdict(stats), "seconds": round(elapsed, 3), "injected": failpoints.active().injected}
+    rss_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    summary = {
+        **stats.summary(),
+        "seconds": round(elapsed, 3),
+        "rss_peak_mb": round(rss_peak_mb, 1),
+        "injected": failpoints.active().injected,
+    }
     print("ZL-WORKER-STATS " + json.dumps(summary), file=sys.stderr)
     if args.until_caught_up:
         print(f"worker caught up in {elapsed:.1f}s: {stats.events:,} events in {stats.flushes:,} flushes")

@@ -1,0 +1,193 @@
+"""`make bench`: throughput of the Zettaledger worker against the naive path and the decode limit.
+
+All on this machine's real broker and chDB, in one run, medians of REPS runs:
+  a) limit     the worker's decode-check-dedup-aggregate (Accountant) with no Kafka and no ClickHouse
+  b) naive     one event per message, Apache avro, a per-event Faust agent (bench/naive.py)
+  c) batched   the Zettaledger worker, EventBatch messages of 1,000 events
+  d) single    the Zettaledger worker, one event per message
+Worker throughput is events / busy time (first batch taken -> last flush written), the
+topic being filled beforehand so producer and worker do not share the 2 cores.
+
+    python -m bench.run [--quick]
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.events import bench_events
+from producers.producer import EventProducer
+from schemas import BATCH_FIELD, EventCodec
+from streams.accountant import Accountant, Message
+from streams.dedup import DedupWindow
+from tests.faults import harness
+from tests.faults.harness import Scenario
+
+REPS = 3
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+def limit(n: int) -> float:
+    codec = EventCodec()
+    events = list(bench_events(n, seed=1))
+    messages = []
+    for i in range(0, n, 1000):
+        batch: dict[str, Any] = {"batch_id": "0b0c4f8e-2a55-4b8e-9f44-5a3a3f8d6cff", "producer_id": "bench", "sent_at": 0}
+        batch.update({f: [] for f in BATCH_FIELD.values()})
+        for e in events[i : i + 1000]:
+            batch[BATCH_FIELD[e.schema_name]].append(e.to_avro())
+        messages.append(Message("bench", i // 1000 % 4, i // 1000, codec.encode("EventBatch", batch)))
+    size = sum(len(m.value or b"") for m in messages) / n
+    print(f"  events average {size:.0f} bytes in Avro")
+    rates = []
+    for _ in range(REPS):
+        accountant = Accountant(codec, DedupWindow(86_400, 5_000_000))
+        t = time.perf_counter()
+        for j in range(0, len(messages), 200):
+            accountant.committed(accountant.account(messages[j : j + 200]))
+        rates.append(n / (time.perf_counter() - t))
+    return median(rates)
+
+
+def produce(sc: Scenario, n: int, batch: int | None, seed: int) -> float:
+    events = list(bench_events(n, seed=seed))
+    t = time.perf_counter()
+    with EventProducer(sc.settings, "bench", batch_events=batch or 1) as producer:
+        for e in events:
+            if batch:
+                producer.add(e)
+            else:
+                producer.send(e)
+    return n / (time.perf_counter() - t)
+
+
+def zettaledger(root: Path, name: str, n: int, batch: int | None) -> dict[str, float]:
+    worker_rates, producer_rates, rss = [], [], []
+    for rep in range(REPS):
+        sc = Scenario(f"{name}{rep}", root / f"{name}{rep}")
+        sc.create_topics()
+        producer_rates.append(produce(sc, n, batch, seed=rep))
+        stats = sc.run_until_caught_up(timeout_s=900).stats()
+        worker_rates.append(stats["events"] / max(stats["busy_seconds"], 1e-9))
+        rss.append(stats["rss_peak_mb"])
+    return {"eps": median(worker_rates), "producer_eps": median(producer_rates), "rss_mb": max(rss)}
+
+
+def naive(root: Path, n: int) -> dict[str, float]:
+    import json
+    import subprocess
+
+    rates, rss = [], []
+    for rep in range(REPS):
+        sc = Scenario(f"naive{rep}", root / f"naive{rep}")
+        sc.create_topics()
+        produce(sc, n, None, seed=rep)
+        log = sc.root / "naive.log"
+        subprocess.run(
+            [sys.executable, "-m", "bench.naive", str(n)],
+            env=sc.env(),
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            timeout=900,
+            check=True,
+            cwd=harness.REPO_ROOT,
+        )
+        line = next(x for x in reversed(log.read_text(errors="replace").splitlines()) if "NAIVE-STATS " in x)
+        stats = json.loads(line.split("NAIVE-STATS ", 1)[1])
+        rates.append(stats["events"] / max(stats["busy_seconds"], 1e-9))
+        rss.append(stats["rss_peak_mb"])
+    return {"eps": median(rates), "rss_mb": max(rss)}
+
+
+def latency(root: Path, rate_eps: float, seconds: float = 20.0) -> dict[str, Any]:
+    """Produced-to-visible latency with the producer held at rate_eps (half the measured maximum)."""
+    import signal
+
+    sc = Scenario("latency", root / "latency", extra_env={"ZL_BATCH_WITHIN_S": "0.2"})
+    sc.create_topics()
+    worker = sc.start_worker()
+    worker.wait_ready()
+    events = list(bench_events(int(rate_eps * seconds), seed=9))
+    chunk = max(int(rate_eps / 10), 1)  # ten sends a second
+    t0 = time.perf_counter()
+    with EventProducer(sc.settings, "bench-latency", batch_events=min(chunk, 1000), linger_ms=5) as producer:
+        for k, i in enumerate(range(0, len(events), chunk)):
+            for e in events[i : i + chunk]:
+                producer.add(e)
+            producer.flush()
+            ahead = t0 + (k + 1) / 10 - time.perf_counter()
+            if ahead > 0:
+                time.sleep(ahead)
+    offered = len(events) / (time.perf_counter() - t0)
+    deadline = time.monotonic() + 120
+    target = sum(o - 1 for o in harness_end(sc).values())
+    while worker.written() < target and time.monotonic() < deadline:
+        time.sleep(0.2)
+    worker.signal(signal.SIGTERM)
+    worker.wait()
+    stats = worker.stats()
+    return {"offered_eps": offered, "p50_ms": stats.get("latency_p50_ms"), "p99_ms": stats.get("latency_p99_ms")}
+
+
+def harness_end(sc: Scenario) -> dict[int, int]:
+    from streams.worker import end_offsets
+
+    return end_offsets(sc.settings)
+
+
+def main(quick: bool = False) -> int:
+    global REPS
+    n_c, n_d, n_b, n_a = (300_000, 100_000, 50_000, 300_000) if not quick else (50_000, 20_000, 10_000, 50_000)
+    if quick:
+        REPS = 1
+    started_kafka = not harness.kafka_running()
+    if started_kafka:
+        harness.kafka("start")
+    root = Path(tempfile.mkdtemp(prefix="zl-bench-"))
+    try:
+        print(f"a) decode-and-aggregate limit, {n_a:,} events")
+        a = limit(n_a)
+        print(f"   {a:,.0f} events/s")
+        print(f"b) naive pipeline, {n_b:,} events x {REPS}")
+        b = naive(root, n_b)
+        print(f"   {b['eps']:,.0f} events/s, peak RSS {b['rss_mb']:.0f} MB")
+        print(f"c) Zettaledger, batched messages, {n_c:,} events x {REPS}")
+        c = zettaledger(root, "batched", n_c, 1000)
+        print(f"   {c['eps']:,.0f} events/s, producer {c['producer_eps']:,.0f} events/s, peak RSS {c['rss_mb']:.0f} MB")
+        print(f"d) Zettaledger, one event per message, {n_d:,} events x {REPS}")
+        d = zettaledger(root, "single", n_d, None)
+        print(f"   {d['eps']:,.0f} events/s, producer {d['producer_eps']:,.0f} events/s")
+        print("latency at half the batched maximum")
+        lat = latency(root, c["eps"] / 2)
+        print(f"   offered {lat['offered_eps']:,.0f} events/s: p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms")
+        print(f"RSS on a stream 10x longer ({10 * n_c:,} events, once)")
+        saved = REPS
+        REPS = 1
+        long = zettaledger(root, "long", 10 * n_c, 1000)
+        REPS = saved
+        print(f"   peak RSS {long['rss_mb']:.0f} MB vs {c['rss_mb']:.0f} MB; {long['eps']:,.0f} events/s")
+        print(f"ratios: c/b = {c['eps'] / b['eps']:.1f}, c/a = {c['eps'] / a:.2f}, d/b = {d['eps'] / b['eps']:.1f}")
+        from bench.queries import query_p95_ms
+
+        q = query_p95_ms(root, quick)
+        print(
+            f"BENCH batched_eps={c['eps']:.0f} single_eps={d['eps']:.0f} naive_eps={b['eps']:.0f} limit_eps={a:.0f} "
+            f"query_p95_ms={q:.1f} rss_mb={c['rss_mb']:.0f}"
+        )
+    finally:
+        harness.cleanup_all()
+        if started_kafka:
+            harness.kafka("stop")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(quick="--quick" in sys.argv))
