@@ -90,6 +90,7 @@ def naive(root: Path, n: int) -> dict[str, float]:
         sc = Scenario(f"naive{rep}", root / f"naive{rep}")
         sc.create_topics()
         produce(sc, n, None, seed=rep)
+        sc.root.mkdir(parents=True, exist_ok=True)
         log = sc.root / "naive.log"
         subprocess.run(
             [sys.executable, "-m", "bench.naive", str(n)],
