@@ -134,7 +134,7 @@ def render(
     )
     add("")
     add(
-        f"Ingest: {accounts.events_counted:,} events counted in {accounts.flushes:,} flushes; "
+        f"Ingest: {accounts.events_counted:,} events counted in {accounts.flushes:,} partition segments; "
         f"{accounts.duplicates_dropped:,} resent duplicates dropped; {accounts.dead_lettered:,} dead-lettered"
     )
     for reason, n in sorted(accounts.rejections.items()):
