@@ -36,7 +36,10 @@ class Settings:
     app_id: str = "zettaledger"  # ZL_APP_ID: Faust app id, also the consumer group
     session_timeout_s: float = 10.0  # ZL_SESSION_TIMEOUT_S: a worker silent this long loses its partitions
     group_instance_id: str = ""  # ZL_GROUP_INSTANCE_ID: static membership (a stable pod name) for instant restarts
-    batch_max_messages: int = 200  # ZL_BATCH_MAX_MESSAGES: messages per flush at most
+    batch_max_messages: int = (
+        2000  # ZL_BATCH_MAX_MESSAGES: messages per flush at most (a flush also closes after ZL_BATCH_WITHIN_S)
+    )
+    flush_max_bytes: int = 16 * 1024 * 1024  # ZL_FLUSH_MAX_BYTES: payload per flush at most, which bounds memory
     batch_within_s: float = 1.0  # ZL_BATCH_WITHIN_S: flush at least this often while data flows
     dedup_horizon_hours: int = 24  # ZL_DEDUP_HORIZON_HOURS: resends later than this are counted again
     dedup_max_ids: int = 2_000_000  # ZL_DEDUP_MAX_IDS: ids remembered per worker (about 240 MiB per million)
