@@ -176,6 +176,7 @@ def main(quick: bool = False) -> int:
         REPS = saved
         print(f"   peak RSS {long['rss_mb']:.0f} MB vs {c['rss_mb']:.0f} MB; {long['eps']:,.0f} events/s")
         print(f"ratios: c/b = {c['eps'] / b['eps']:.1f}, c/a = {c['eps'] / a:.2f}, d/b = {d['eps'] / b['eps']:.1f}")
+        print("query side: the national report on a ledger of generated events")
         from bench.queries import query_p95_ms
 
         q = query_p95_ms(root, quick)

@@ -13,9 +13,9 @@ from typing import Any
 
 from zettaledger.errors import ZettaledgerError
 
-__all__ = ["EARLIEST_EVENT_MS", "EventRejected", "check", "max_future_ms"]
+__all__ = ["EARLIEST_EVENT_MS", "UUID_PATTERN", "VALID_REGIONS", "EventRejected", "check", "max_future_ms"]
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+UUID_PATTERN = _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _REGION = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
 _MAX_ID = 256
 EARLIEST_EVENT_MS = 946_684_800_000  # 2000-01-01T00:00:00Z: older data is not in scope of these accounts
@@ -54,7 +54,7 @@ def _common(kind: str, e: Mapping[str, Any], latest_ms: int) -> None:
         raise EventRejected(kind, "producer_id", "", "must not be empty")
 
 
-_VALID_REGIONS: set[str] = set()  # a few hundred codes exist: remember the valid ones seen
+VALID_REGIONS = _VALID_REGIONS = set[str]()  # a few hundred codes exist: remember the valid ones seen
 
 
 def _region(kind: str, value: str) -> None:

@@ -93,6 +93,69 @@ VIEWS: dict[str, str] = {
 }
 
 
+# Rollups: SummingMergeTree tables fed by materialised views on the ledger, so the
+# national report reads thousands of rows, not one per flush cell. The ledger stays
+# the source of truth: ``sinks.rollups`` checks and rebuilds them from it.
+ROLLUPS: dict[str, tuple[str, str, str]] = {
+    # name: (key columns with types, summed columns with types, SELECT from the ledger)
+    "rollup_created_daily": (
+        "day Date, source LowCardinality(String), region LowCardinality(String)",
+        "events UInt64, bytes UInt256, records UInt256",
+        "SELECT day, source, region, sum(events) AS events, sum(bytes) AS bytes, sum(records) AS records "
+        "FROM {db}.ledger WHERE kind = 'volume' GROUP BY day, source, region",
+    ),
+    "rollup_tokens_daily": (
+        "day Date, model LowCardinality(String), provider LowCardinality(String), region LowCardinality(String)",
+        "events UInt64, input_tokens UInt256, output_tokens UInt256",
+        "SELECT day, model, provider, region, sum(events) AS events, sum(input_tokens) AS input_tokens, "
+        "sum(output_tokens) AS output_tokens FROM {db}.ledger WHERE kind = 'tokens' GROUP BY day, model, provider, region",
+    ),
+}
+
+ROLLUP_VIEWS: dict[str, str] = {
+    "data_created_by_year": """
+        SELECT toYear(day) AS year, source, sum(bytes) AS bytes, sum(records) AS records, sum(events) AS events
+        FROM {db}.rollup_created_daily GROUP BY year, source""",
+    "data_created_daily": """
+        SELECT day, source, region, sum(bytes) AS bytes, sum(records) AS records, sum(events) AS events
+        FROM {db}.rollup_created_daily GROUP BY day, source, region""",
+    "tokens_daily": """
+        SELECT day, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+               input_tokens + output_tokens AS tokens, sum(events) AS events
+        FROM {db}.rollup_tokens_daily GROUP BY day""",
+    "tokens_by_model_daily": """
+        SELECT day, model, provider, region, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+               input_tokens + output_tokens AS tokens
+        FROM {db}.rollup_tokens_daily GROUP BY day, model, provider, region""",
+}
+
+
+def rollup_statements(database: str, cluster: str | None = None) -> tuple[str, ...]:
+    """Tables, backfill from the ledger, then the views that keep them current.
+
+    Run before any worker writes (migrations run at worker start-up, before it
+    consumes), so nothing is inserted between the backfill and the view.
+    """
+    db = _quote_ident(database)
+    on = _on_cluster(cluster)
+    out: list[str] = []
+    for name, (keys, sums, select) in ROLLUPS.items():
+        key_names = ", ".join(part.split()[0] for part in keys.split(", "))
+        out.append(
+            f"CREATE TABLE IF NOT EXISTS {db}.{_quote_ident(name)}{on} ({keys}, {sums}) "
+            f"ENGINE = {table_engine(name, database, cluster, 'SummingMergeTree')} ORDER BY ({key_names})"
+        )
+        # TRUNCATE then INSERT: a step interrupted and run again rebuilds, never doubles.
+        out.append(f"TRUNCATE TABLE IF EXISTS {db}.{_quote_ident(name)}{on}")
+        out.append(f"INSERT INTO {db}.{_quote_ident(name)} {select.format(db=db)}")
+        out.append(
+            f"CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.{_quote_ident('mv_' + name)}{on} TO {db}.{_quote_ident(name)} AS {select.format(db=db)}"
+        )
+    for view, sql in ROLLUP_VIEWS.items():
+        out.append(f"CREATE OR REPLACE VIEW {db}.{_quote_ident(view)}{on} AS {sql.format(db=db).strip()}")
+    return tuple(out)
+
+
 def migrations(database: str, cluster: str | None = None, dedup_horizon_hours: int = 24) -> list[Migration]:
     """Every schema step in order. Later issues append; never edit a released step."""
     db = _quote_ident(database)
@@ -115,6 +178,7 @@ SETTINGS non_replicated_deduplication_window = 10000"""
     return [
         Migration(1, "ledger and seen-event tables", (ledger, seen)),
         Migration(2, "statistician views", views),
+        Migration(3, "rollups for the national report", rollup_statements(database, cluster)),
     ]
 
 

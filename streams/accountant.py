@@ -16,7 +16,7 @@ from typing import Any
 
 from schemas.codec import EventCodec, SchemaDecodeError
 from schemas.models import BATCH_FIELD
-from schemas.validation import EventRejected, check, max_future_ms
+from schemas.validation import EARLIEST_EVENT_MS, UUID_PATTERN, VALID_REGIONS, EventRejected, check, max_future_ms
 from sinks.ledger import COLUMNS, Flush, Kind
 from streams.dedup import DedupWindow
 
@@ -234,6 +234,10 @@ class _Tally:
                 events = decoded.datum[field_name]
                 if events:
                     by_type[event_type] = by_type.get(event_type, 0) + len(events)
+                if event_type == "DataCreated":
+                    self._data_created_batch(message, segment, events, index)
+                    index += len(events)
+                    continue
                 for datum in events:
                     self._event(message, segment, index, event_type, datum, batched=True)
                     index += 1
@@ -354,6 +358,98 @@ class _Tally:
             cell[2] += e["usable_captures"]
             cell[3] += e["attempted_bytes"]
             cell[4] += e["usable_bytes"]
+
+    def _data_created_batch(self, message: Message, segment: _Segment, events: list[dict[str, Any]], first_index: int) -> None:
+        """The hot path: DataCreated events of one batch, with ``_event``'s work inlined.
+
+        Any event that is not plainly valid takes ``_event``, which gives the exact
+        rejection; a test checks that both paths count the same.
+        """
+        partition, offset, topic = message.partition, message.offset, message.topic
+        now_s, latest, lateness = self.now_s, self.latest_ms, self.lateness_ms
+        arrival = self.arrival_time
+        seen = self.dedup._seen
+        volume, lineage = self.volume, self.lineage
+        ids, indexes = self.seen_id, self.seen_index
+        valid_regions, uuid_match, earliest = VALID_REGIONS, UUID_PATTERN.match, EARLIEST_EVENT_MS
+        counted = late_total = bytes_total = duplicates = 0
+        max_time = self.message_max_time
+        index = first_index - 1
+        for e in events:
+            index += 1
+            event_id = e["event_id"]
+            t = e["event_time"]
+            region = e["region"]
+            b = e["bytes"]
+            r = e["records"]
+            dataset_id = e["dataset_id"]
+            organization = e["organization"]
+            parents = e["parent_dataset_ids"]
+            if (
+                t < earliest
+                or t > latest
+                or b < 0
+                or r < 0
+                or region not in valid_regions
+                or not dataset_id
+                or len(dataset_id) > 256
+                or not organization
+                or len(organization) > 256
+                or not e["producer_id"]
+                or dataset_id in parents
+                or not uuid_match(event_id)
+                or (parents and ("" in parents or max(map(len, parents)) > 256))
+            ):
+                self.stats.events += counted
+                segment.events += counted
+                counted = 0
+                self._event(message, segment, index, "DataCreated", e, batched=True)
+                continue
+            previous = seen.get(event_id)
+            if previous is None:
+                seen[event_id] = (partition, offset, index, now_s)
+            elif previous[0] != partition or previous[1] != offset or previous[2] != index:
+                self.dedup.hits += 1
+                duplicates += 1
+                continue
+            ids.append(event_id)
+            indexes.append(index)
+            counted += 1
+            day = t // _MS_PER_DAY
+            late = 1 if arrival is not None and arrival - t > lateness else 0
+            late_total += late
+            if t > max_time:
+                max_time = t
+            key = (day, e["source"], region, late)
+            cell = volume.get(key)
+            if cell is None:
+                volume[key] = [1, b, r]
+            else:
+                cell[0] += 1
+                cell[1] += b
+                cell[2] += r
+            bytes_total += b
+            for parent in parents:
+                edge = lineage.get((parent, dataset_id))
+                if edge is None:
+                    lineage[(parent, dataset_id)] = [1, b, day]
+                else:
+                    edge[0] += 1
+                    edge[1] += b
+                    if day < edge[2]:
+                        edge[2] = day
+        added = len(ids) - len(self.seen_topic)
+        self.seen_topic.extend([topic] * added)
+        self.seen_partition.extend([partition] * added)
+        self.seen_offset.extend([offset] * added)
+        self.message_max_time = max_time
+        stats = self.stats
+        stats.events += counted
+        stats.late += late_total
+        stats.bytes += bytes_total
+        stats.duplicates += duplicates
+        segment.events += counted
+        segment.duplicates += duplicates
 
     def _edge(self, parent: str, child: str, day: int, derived_bytes: int) -> None:
         cell = self.lineage.get((parent, child))

@@ -183,6 +183,21 @@ def cmd_ledger_host(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rollups(args: argparse.Namespace) -> int:
+    from sinks import rollups
+    from sinks.client import connect
+
+    s = _settings()
+    client = connect(s.clickhouse_dsn)
+    if args.action == "rebuild":
+        rollups.rebuild(client, s.clickhouse_database)
+    problems = rollups.check(client, s.clickhouse_database)
+    for problem in problems:
+        print(problem)
+    print("rollups agree with the ledger" if not problems else "rollups differ from the ledger: run `zl rollups rebuild`")
+    return 1 if problems else 0
+
+
 def _dates(text: str) -> list[dt.date]:
     return [dt.date.fromisoformat(d.strip()) for d in text.split(",") if d.strip()]
 
@@ -255,6 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--bind", default="127.0.0.1")
     p.set_defaults(fn=cmd_ledger_host)
+    p = sub.add_parser("rollups", help="check the report's rollups against the ledger, or rebuild them")
+    p.add_argument("action", choices=["check", "rebuild"])
+    p.set_defaults(fn=cmd_rollups)
     p = sub.add_parser("report", help="print the national data accounts")
     p.add_argument("--year", type=int, default=2025)
     p.add_argument("--token-dates", default="2024-01-01,2025-01-01,2025-12-31")

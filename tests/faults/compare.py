@@ -25,6 +25,7 @@ class LedgerState:
     duplicates: int
     rejected: int
     adjustments: int
+    rollup_problems: list[str]
 
 
 def read_ledger(dsn: str, database: str, topic: str) -> LedgerState:
@@ -46,7 +47,9 @@ def read_ledger(dsn: str, database: str, topic: str) -> LedgerState:
         ]
         ((dups, rej),) = client.query(f"SELECT sum(duplicates), sum(rejected) FROM {db}.ledger WHERE kind='segment'").result_rows
         ((adj,),) = client.query(f"SELECT sum(events) FROM {db}.ledger WHERE adjustment = 1").result_rows
-        return LedgerState(cells, segments, int(dups), int(rej), int(adj))
+        from sinks import rollups
+
+        return LedgerState(cells, segments, int(dups), int(rej), int(adj), rollups.check(client, database))
     finally:
         client.close()
 
@@ -59,6 +62,7 @@ class Comparison:
     duplicated: int
     gaps: int
     overlaps: int
+    rollup_problems: int = 0  # days where a rollup disagrees with the ledger (repairable: zl rollups rebuild)
 
     @property
     def exact(self) -> bool:
@@ -110,6 +114,7 @@ def summary_line(name: str, comparison: Comparison, extra: dict[str, Any]) -> st
         "duplicated": c.duplicated,
         "gaps": c.gaps,
         "overlaps": c.overlaps,
+        "rollup_diffs": c.rollup_problems,
         **extra,
     }
     return f"FAULT {name:<14} " + " ".join(f"{k}={v}" for k, v in fields.items())

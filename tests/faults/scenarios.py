@@ -51,7 +51,9 @@ def _verify(sc: Scenario, counted_again: set[str] | None = None) -> tuple[Compar
     s = sc.settings
     truth = count(read_topic(s.kafka_servers, s.topic_events), LATEST_MS, s.lateness_hours * 3_600_000, counted_again)
     ledger = read_ledger(s.clickhouse_dsn, s.clickhouse_database, s.topic_events)
-    return compare(truth, ledger), truth, ledger
+    comparison = compare(truth, ledger)
+    comparison.rollup_problems = len(ledger.rollup_problems)
+    return comparison, truth, ledger
 
 
 def _in_thread(fn: Callable[[], Any]) -> threading.Thread:

@@ -139,3 +139,42 @@ def test_events_arriving_in_one_batch_are_not_late_to_each_other() -> None:
     early, later = created(1, event_time=T_2025_01_01), created(2, event_time=T_2025_01_01 + 10 * 86_400_000)
     plan = a.account([Message("t", 0, 0, CODEC.encode("EventBatch", batch_of([("DataCreated", later), ("DataCreated", early)])))])
     assert plan.stats.late == 0
+
+
+def test_the_batch_fast_path_counts_exactly_what_the_per_event_path_counts() -> None:
+    shared = created(50)
+    events = [
+        created(1),
+        created(-3),  # rejected
+        shared,
+        dict(shared),  # a resend inside the batch
+        created(2, region="XX-NEW"),  # a region not seen before takes the slow path once
+        created(4, parent_dataset_ids=["ds-child"]),  # self-parent: rejected
+        created(8, parent_dataset_ids=["p1", "p2"]),
+    ]
+    batched = accountant().account(
+        [Message("t", 0, 0, CODEC.encode("EventBatch", batch_of([("DataCreated", e) for e in events])))]
+    )
+    single = accountant()
+    plans = [single.account([Message("t", 0, 0, CODEC.encode("EventBatch", batch_of([("DataCreated", e)])))]) for e in events[:1]]
+    one_by_one = accountant()
+    rows: list[dict[str, Any]] = []
+    stats = []
+    for i, e in enumerate(events):
+        plan = one_by_one.account([Message("t", 0, i, CODEC.encode("DataCreated", e))])
+        rows += rows_of(plan, "volume") + rows_of(plan, "lineage")
+        stats.append(plan.stats)
+    assert plans
+
+    def totals(rs: list[dict[str, Any]]) -> dict[tuple[str, str, str], int]:
+        out: dict[tuple[str, str, str], int] = {}
+        for r in rs:
+            key = (r["kind"], r["region"] or r["parent_id"], r["dataset_id"])
+            out[key] = out.get(key, 0) + r["bytes"]
+        return out
+
+    assert totals(rows_of(batched, "volume") + rows_of(batched, "lineage")) == totals(rows)
+    assert batched.stats.events == sum(s.events for s in stats) == 4
+    assert batched.stats.duplicates == sum(s.duplicates for s in stats) == 1
+    assert batched.stats.rejected == sum(s.rejected for s in stats) == 2
+    assert len(batched.flush.seen[2]) == len(batched.flush.seen[0]) == 4

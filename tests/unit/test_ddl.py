@@ -20,8 +20,18 @@ def test_the_ledger_is_unpartitioned_so_a_flush_is_one_part() -> None:
 
 def test_every_statement_is_idempotent() -> None:
     for step in migrations("db"):
+        previous = ""
         for sql in step.statements:
-            assert "IF NOT EXISTS" in sql or "CREATE OR REPLACE VIEW" in sql
+            rebuild = sql.startswith("INSERT INTO") and previous.startswith("TRUNCATE")
+            assert "IF NOT EXISTS" in sql or "IF EXISTS" in sql or "CREATE OR REPLACE VIEW" in sql or rebuild, sql
+            previous = sql
+
+
+def test_rollups_sum_in_256_bits_and_feed_the_report_views() -> None:
+    rollups = migrations("db")[2].statements
+    assert any("SummingMergeTree" in s and "bytes UInt256" in s for s in rollups)
+    assert any("MATERIALIZED VIEW" in s and "rollup_created_daily" in s for s in rollups)
+    assert any("VIEW `db`.`data_created_by_year`" in s and "rollup_created_daily" in s for s in rollups)
 
 
 def test_a_cluster_gets_replicated_engines_and_on_cluster() -> None:
