@@ -368,7 +368,8 @@ class _Tally:
         partition, offset, topic = message.partition, message.offset, message.topic
         now_s, latest, lateness = self.now_s, self.latest_ms, self.lateness_ms
         arrival = self.arrival_time
-        seen = self.dedup._seen
+        # The window's own structures, used directly: this loop is the hot path.
+        seen, order = self.dedup._seen, self.dedup._order
         volume, lineage = self.volume, self.lineage
         ids, indexes = self.seen_id, self.seen_index
         valid_regions, uuid_match, earliest = VALID_REGIONS, UUID_PATTERN.match, EARLIEST_EVENT_MS
@@ -408,6 +409,7 @@ class _Tally:
             previous = seen.get(event_id)
             if previous is None:
                 seen[event_id] = (partition, offset, index, now_s)
+                order.append(event_id)
             elif previous[0] != partition or previous[1] != offset or previous[2] != index:
                 self.dedup.hits += 1
                 duplicates += 1

@@ -15,6 +15,7 @@ so they reach the same partition and the same worker.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -38,6 +39,9 @@ class DedupWindow:
         self.horizon_s = horizon_s
         self.max_ids = max_ids
         self._seen: dict[str, tuple[int, int, int, int]] = {}
+        # Insertion order kept apart: evicting through next(iter(dict)) slows down
+        # as deleted slots pile up at the front (seen at 2 M ids: 5x slower flushes).
+        self._order: deque[str] = deque()
         self.hits = 0
         self.forgotten = 0
 
@@ -49,6 +53,7 @@ class DedupWindow:
         previous = self._seen.get(event_id)
         if previous is None:
             self._seen[event_id] = (partition, offset, index, now_s)  # a tuple: half the memory of a Sighting
+            self._order.append(event_id)
             return True
         if previous[0] == partition and previous[1] == offset and previous[2] == index:
             return True
@@ -62,12 +67,17 @@ class DedupWindow:
     def expire(self, now_s: int) -> None:
         """Forget ids older than the horizon, and the oldest beyond ``max_ids``."""
         cutoff = now_s - self.horizon_s
-        seen = self._seen
+        seen, order = self._seen, self._order
         excess = len(seen) - self.max_ids
-        while seen:
-            oldest_id = next(iter(seen))
-            if excess <= 0 and seen[oldest_id][3] >= cutoff:
+        while order:
+            oldest_id = order[0]
+            sighting = seen.get(oldest_id)
+            if sighting is None:  # forgotten earlier (a rejected event)
+                order.popleft()
+                continue
+            if excess <= 0 and sighting[3] >= cutoff:
                 break
+            order.popleft()
             del seen[oldest_id]
             excess -= 1
             self.forgotten += 1
@@ -75,4 +85,6 @@ class DedupWindow:
     def load(self, sightings: Iterable[tuple[str, Sighting]]) -> None:
         """Restore ids persisted earlier, oldest first."""
         for event_id, s in sightings:
-            self._seen.setdefault(event_id, (s.partition, s.offset, s.index, s.seen_at))
+            if event_id not in self._seen:
+                self._seen[event_id] = (s.partition, s.offset, s.index, s.seen_at)
+                self._order.append(event_id)

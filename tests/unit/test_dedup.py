@@ -36,3 +36,18 @@ def test_the_window_keeps_at_most_max_ids_dropping_the_oldest() -> None:
     assert len(window) == 3
     assert window.forgotten == 2
     assert not window.first_sighting("e4", 0, 99, 0, now_s=6)
+
+
+def test_ids_counted_on_the_batch_fast_path_are_forgotten_oldest_first_too() -> None:
+    from schemas import EventCodec
+    from streams.accountant import Accountant, Message
+    from tests.unit.samples import SAMPLES, batch_of
+
+    codec = EventCodec()
+    window = DedupWindow(horizon_s=10**9, max_ids=2)
+    events = [{**SAMPLES["DataCreated"], "event_id": f"0b0c4f8e-2a55-4b8e-9f44-5a3a3f8d6c1{i}"} for i in range(3)]
+    a = Accountant(codec, window, clock_ms=lambda: 1_795_000_000_000)
+    a.account([Message("t", 0, 0, codec.encode("EventBatch", batch_of([("DataCreated", e) for e in events])))])
+    window.expire(now_s=1_795_000_000)
+    assert len(window) == 2
+    assert window.first_sighting(events[0]["event_id"], 0, 99, 0, now_s=1)  # the oldest was forgotten
