@@ -68,15 +68,21 @@ class EventProducer:
         if not partitions:
             raise ProduceError(f"topic {self._topic} does not exist; create it with `zl topics`")
         self._partitions: list[int] = sorted(partitions)
-        self._buffers: dict[int, list[Event]] = {}
+        self._buffers: dict[int, list[tuple[str, dict[str, Any]]]] = {}
+        self._partition_of: dict[bytes, int] = {}  # keys repeat (datasets, models): hash each once
         self._errors: list[BaseException] = []
         self.sent_events = 0
         self.sent_messages = 0
 
     def _partition_for(self, key: bytes) -> int:
-        # The same murmur2 hash Kafka's default partitioner applies to the key.
-        index = (int(murmur2(key)) & 0x7FFFFFFF) % len(self._partitions)
-        return self._partitions[index]
+        partition = self._partition_of.get(key)
+        if partition is None:
+            # The same murmur2 hash Kafka's default partitioner applies to the key.
+            partition = self._partitions[(int(murmur2(key)) & 0x7FFFFFFF) % len(self._partitions)]
+            if len(self._partition_of) > 1_000_000:
+                self._partition_of.clear()
+            self._partition_of[key] = partition
+        return partition
 
     def _checked(self, event: Event) -> dict[str, Any]:
         datum = event.to_avro()
@@ -96,10 +102,10 @@ class EventProducer:
 
     def add(self, event: Event) -> None:
         """Buffer an event; a full buffer goes out as one EventBatch message."""
-        self._checked(event)
+        datum = self._checked(event)
         partition = self._partition_for(partition_key(event))
         buffer = self._buffers.setdefault(partition, [])
-        buffer.append(event)
+        buffer.append((event.schema_name, datum))
         if len(buffer) >= self._batch_events:
             self._send_batch(partition)
 
@@ -117,8 +123,8 @@ class EventProducer:
             "sent_at": int(time.time() * 1000),
             **{name: [] for name in BATCH_FIELD.values()},
         }
-        for event in events:
-            batch[BATCH_FIELD[event.schema_name]].append(event.to_avro())
+        for schema_name, datum in events:
+            batch[BATCH_FIELD[schema_name]].append(datum)
         value = self._codec.encode("EventBatch", batch)
         self._kafka.send(self._topic, value=value, partition=partition).add_errback(self._on_error)
         self.sent_events += len(events)

@@ -44,12 +44,23 @@ class QualityGrade(StrEnum):
 
 class _Record:
     schema_name: ClassVar[str]
+    _plain: ClassVar[tuple[str, ...]]
+    _enums: ClassVar[tuple[str, ...]]
+    _lists: ClassVar[tuple[str, ...]]
 
     def to_avro(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            value = getattr(self, f.name)
-            out[f.name] = value.value if isinstance(value, Enum) else (list(value) if isinstance(value, tuple) else value)
+        cls = type(self)
+        if "_plain" not in cls.__dict__:  # field kinds worked out once per class, not per event
+            hints = {f.name: str(f.type) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+            cls._enums = tuple(n for n, t in hints.items() if t in ("Source", "QualityGrade"))
+            cls._lists = tuple(n for n, t in hints.items() if t.startswith("tuple"))
+            cls._plain = tuple(n for n in hints if n not in cls._enums and n not in cls._lists)
+        out = {name: getattr(self, name) for name in cls._plain}
+        for name in cls._enums:
+            value = getattr(self, name)
+            out[name] = value.value if isinstance(value, Enum) else value
+        for name in cls._lists:
+            out[name] = list(getattr(self, name))
         return out
 
 
