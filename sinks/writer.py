@@ -122,7 +122,8 @@ class LedgerWriter:
 
     def holds(self, marks: dict[tuple[str, int], int]) -> bool:
         """True when the ledger already covers every topic-partition offset in ``marks``."""
-        return all(self.watermarks(topic).get(partition, -1) >= offset for (topic, partition), offset in marks.items())
+        held = {topic: self.watermarks(topic) for topic in {t for t, _ in marks}}
+        return all(held[topic].get(partition, -1) >= offset for (topic, partition), offset in marks.items())
 
     def stream_times(self, topic: str) -> dict[int, int]:
         """Latest event time seen per partition (the stream time that lateness is measured against)."""

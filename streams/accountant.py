@@ -139,6 +139,11 @@ class Accountant:
     def dedup(self) -> DedupWindow:
         return self._dedup
 
+    @property
+    def watermarks(self) -> dict[tuple[str, int], int]:
+        """Highest offset in the ledger per topic-partition (a copy)."""
+        return dict(self._watermarks)
+
     def written_through(self, topic: str, partition: int) -> int:
         """Highest offset already in the ledger, or -1."""
         return self._watermarks.get((topic, partition), -1)

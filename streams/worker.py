@@ -83,7 +83,7 @@ def _add_health(app: faust.App, ledger: Ledger) -> None:
         accountant = ledger.accountant
         body = {
             "status": "ok" if ledger.ready.is_set() else "starting",
-            "written_through": {f"{t}[{p}]": o for (t, p), o in sorted(accountant._watermarks.items())} if accountant else {},
+            "written_through": {f"{t}[{p}]": o for (t, p), o in sorted(accountant.watermarks.items())} if accountant else {},
             "dedup_window_ids": len(accountant.dedup) if accountant else 0,
         }
         return web.json(body, status=200 if ledger.ready.is_set() else 503)

@@ -6,6 +6,8 @@
     zl generate               send the calibrated national stream (progress bar)
     zl worker                 run the ingest worker (--until-caught-up to stop when done)
     zl report                 print the national data accounts table
+    zl rollups check|rebuild  compare the report's rollups with the ledger, or rebuild them from it
+    zl ledger-host            own a chDB directory and serve the ledger to several local workers
     zl dead-letters           show dead-lettered events with their reasons
 
 Settings come from ZL_* environment variables (see README).

@@ -103,7 +103,7 @@ def compare(truth: Truth, ledger: LedgerState) -> Comparison:
         if cell not in truth.cells:
             duplicated += got_events
     gaps, overlaps = coverage(ledger.segments, truth.end_offsets)
-    return Comparison(len(truth.cells), exact, lost, duplicated, gaps, overlaps)
+    return Comparison(len(truth.cells), exact, lost, duplicated, gaps, overlaps, len(ledger.rollup_problems))
 
 
 def summary_line(name: str, comparison: Comparison, extra: dict[str, Any]) -> str:
