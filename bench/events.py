@@ -42,5 +42,5 @@ def bench_events(n: int, seed: int = 1, start_ms: int = T_2025) -> Iterator[Even
                 f"ds-2025-{region.lower()}-sensor-network-{i % 997:06d}",
                 rng.randrange(1, 2**50),
                 rng.randrange(1, 10**6),
-                (f"ds-2024-{region.lower()}-raw-archive-{i % 101:05d}",),
+                (f"ds-2024-{region.lower()}-raw-archive-{i % 997 % 101:05d}",),  # a dataset keeps its parents
             )
