@@ -373,8 +373,10 @@ class _Tally:
         partition, offset, topic = message.partition, message.offset, message.topic
         now_s, latest, lateness = self.now_s, self.latest_ms, self.lateness_ms
         arrival = self.arrival_time
-        # The window's own structures, used directly: this loop is the hot path.
-        seen, order = self.dedup._seen, self.dedup._order
+        # The window's recent ids, used directly: this loop is the hot path. Older
+        # (sealed) ids are looked up once for the whole batch.
+        seen = self.dedup.recent
+        sealed = self.dedup.sealed_sightings([e["event_id"] for e in events])
         volume, lineage = self.volume, self.lineage
         ids, indexes = self.seen_id, self.seen_index
         valid_regions, uuid_match, earliest = VALID_REGIONS, UUID_PATTERN.match, EARLIEST_EVENT_MS
@@ -383,7 +385,7 @@ class _Tally:
         index = first_index - 1
         for e in events:
             index += 1
-            event_id = e["event_id"]
+            event_id = e["event_id"].lower()
             t = e["event_time"]
             region = e["region"]
             b = e["bytes"]
@@ -412,9 +414,10 @@ class _Tally:
                 self._event(message, segment, index, "DataCreated", e, batched=True)
                 continue
             previous = seen.get(event_id)
+            if previous is None and sealed:
+                previous = sealed.get(event_id)
             if previous is None:
                 seen[event_id] = (partition, offset, index, now_s)
-                order.append(event_id)
             elif previous[0] != partition or previous[1] != offset or previous[2] != index:
                 self.dedup.hits += 1
                 duplicates += 1

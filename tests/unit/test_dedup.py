@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from streams.dedup import DedupWindow, Sighting
 
 
@@ -51,3 +56,78 @@ def test_ids_counted_on_the_batch_fast_path_are_forgotten_oldest_first_too() -> 
     window.expire(now_s=1_795_000_000)
     assert len(window) == 2
     assert window.first_sighting(events[0]["event_id"], 0, 99, 0, now_s=1)  # the oldest was forgotten
+
+
+def _uuid(n: int) -> str:
+    return str(uuid.UUID(int=(n * 0x9E3779B97F4A7C15F39CC0605CEDC835) % 2**128, version=4))
+
+
+def _tied_uuid(n: int) -> str:
+    """UUIDs that share their high 64 bits (as time-ordered UUIDs of one millisecond can)."""
+    return str(uuid.UUID(int=(7 << 64) + n, version=4))
+
+
+def test_sealed_ids_are_still_recognised_as_resends_and_replays() -> None:
+    window = DedupWindow(horizon_s=3600, max_ids=100, seal_size=4)
+    for i in range(10):
+        assert window.first_sighting(_uuid(i), partition=0, offset=i, index=0, now_s=100)
+    window.expire(now_s=100)  # seals the dict into the arrays
+    assert len(window.recent) == 0 and len(window) == 10
+    assert not window.first_sighting(_uuid(3), partition=1, offset=50, index=0, now_s=101)  # a resend
+    assert window.first_sighting(_uuid(3), partition=0, offset=3, index=0, now_s=101)  # a replay of its message
+    assert window.first_sighting(_uuid(3).upper(), partition=0, offset=3, index=0, now_s=101)  # case does not matter
+    assert window.sealed_sightings([_uuid(7), _uuid(99)]) == {_uuid(7): (0, 7, 0, 100)}
+
+
+def test_sealed_ids_are_forgotten_by_age_and_by_count_oldest_first() -> None:
+    window = DedupWindow(horizon_s=100, max_ids=6, seal_size=2)
+    for i in range(8):
+        window.first_sighting(_uuid(i), 0, i, 0, now_s=i)
+        window.expire(now_s=i)
+    assert len(window) == 6 and window.forgotten == 2
+    assert window.first_sighting(_uuid(0), 0, 99, 0, now_s=9)  # the oldest two were forgotten
+    assert not window.first_sighting(_uuid(2), 0, 99, 0, now_s=9)
+    window.seal()
+    window.expire(now_s=105)  # ids seen before second 5 are beyond the horizon now
+    assert sorted(window.sealed_sightings([_uuid(i) for i in range(8)])) == sorted(_uuid(i) for i in (0, 5, 6, 7))
+
+
+def test_ids_that_are_not_uuids_are_kept_apart() -> None:
+    window = DedupWindow(horizon_s=3600, max_ids=10, seal_size=1)
+    window.first_sighting("not-a-uuid", 0, 1, 0, now_s=1)
+    window.expire(now_s=1)
+    assert window.first_sighting("also-not-a-uuid", 0, 2, 0, now_s=1)
+    assert not window.first_sighting("not-a-uuid", 0, 3, 0, now_s=1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.booleans(),
+    st.lists(st.tuples(st.integers(0, 30), st.integers(0, 2), st.integers(0, 5), st.booleans()), max_size=120),
+)
+def test_the_window_answers_like_a_plain_dict_however_it_is_sealed(tied: bool, steps: list[tuple[int, int, int, bool]]) -> None:
+    window = DedupWindow(horizon_s=10**6, max_ids=10**6, seal_size=3)
+    model: dict[str, tuple[int, int]] = {}
+    for n, partition, offset, seal in steps:
+        event_id = _tied_uuid(n) if tied else _uuid(n)
+        expected = model.setdefault(event_id, (partition, offset)) == (partition, offset)
+        assert window.first_sighting(event_id, partition, offset, 0, now_s=10) == expected
+        if seal:
+            window.expire(now_s=10)
+    assert len(window) == len(model)
+
+
+def test_the_batch_fast_path_finds_resends_among_sealed_ids() -> None:
+    from schemas import EventCodec
+    from streams.accountant import Accountant, Message
+    from tests.unit.samples import SAMPLES, batch_of
+
+    codec = EventCodec()
+    window = DedupWindow(horizon_s=10**9, max_ids=100, seal_size=1)
+    events = [{**SAMPLES["DataCreated"], "event_id": _uuid(i)} for i in range(3)]
+    a = Accountant(codec, window, clock_ms=lambda: 1_795_000_000_000)
+    first = a.account([Message("t", 0, 0, codec.encode("EventBatch", batch_of([("DataCreated", e) for e in events])))])
+    a.committed(first)
+    again = a.account([Message("t", 0, 1, codec.encode("EventBatch", batch_of([("DataCreated", e) for e in events])))])
+    assert len(window.recent) == 0  # the first batch's ids were sealed before the second
+    assert (first.stats.events, again.stats.events, again.stats.duplicates) == (3, 0, 3)
