@@ -5,6 +5,8 @@ All on this machine's real broker and chDB, in one run, medians of REPS runs:
   b) naive     one event per message, Apache avro, a per-event Faust agent (bench/naive.py)
   c) batched   the Zettaledger worker, EventBatch messages of 1,000 events
   d) single    the Zettaledger worker, one event per message
+  e) bare      a Faust agent that only counts messages, one event per message: the
+               ceiling Faust's per-message machinery sets for b) and d) on this machine
 Worker throughput is events / busy time (first batch taken -> last flush written), the
 topic being filled beforehand so producer and worker do not share the 2 cores.
 
@@ -82,19 +84,20 @@ def zettaledger(root: Path, name: str, n: int, batch: int | None) -> dict[str, f
     return {"eps": median(worker_rates), "producer_eps": median(producer_rates), "rss_mb": max(rss)}
 
 
-def naive(root: Path, n: int) -> dict[str, float]:
+def naive(root: Path, n: int, bare: bool = False) -> dict[str, float]:
     import json
     import subprocess
 
     rates, rss = [], []
+    name = "bare" if bare else "naive"
     for rep in range(REPS):
-        sc = Scenario(f"naive{rep}", root / f"naive{rep}")
+        sc = Scenario(f"{name}{rep}", root / f"{name}{rep}")
         sc.create_topics()
         produce(sc, n, None, seed=rep)
         sc.root.mkdir(parents=True, exist_ok=True)
         log = sc.root / "naive.log"
         subprocess.run(
-            [sys.executable, "-m", "bench.naive", str(n)],
+            [sys.executable, "-m", "bench.naive", str(n), *(["--bare"] if bare else [])],
             env=sc.env(),
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
@@ -161,6 +164,9 @@ def main(quick: bool = False) -> int:
         print(f"d) Zettaledger, one event per message, {n_d:,} events x {REPS}")
         d = zettaledger(root, "single", n_d, None)
         print(f"   {d['eps']:,.0f} events/s, producer {d['producer_eps']:,.0f} events/s")
+        print(f"e) bare Faust agent (counts messages, nothing else), one event per message, {n_d:,} events x {REPS}")
+        e = naive(root, n_d, bare=True)
+        print(f"   {e['eps']:,.0f} messages/s: the ceiling for b) and d); d reaches {d['eps'] / e['eps']:.0%} of it")
         print("latency at half the batched maximum")
         lat = latency(root, c["eps"] / 2)
         print(f"   offered {lat['offered_eps']:,.0f} events/s: p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms")

@@ -14,6 +14,7 @@ import dataclasses
 import logging
 import os
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -171,17 +172,22 @@ def register_ingest(app: faust.App, settings: Settings, ledger: Ledger) -> Any:
     dead_letter_topic = app.topic(settings.topic_dead_letter, key_serializer="raw", value_serializer="raw")
     metrics = instruments()
 
-    async def flush(batch: list[Any], accountant: Accountant) -> None:
+    def plan(batch: list[Any], accountant: Accountant) -> tuple[list[Message], FlushPlan]:
+        messages = [Message(e.message.topic, e.message.partition, e.message.offset, e.message.value) for e in batch]
+        with tracer().start_as_current_span("zl.account", attributes={"zl.messages": len(batch)}):
+            return messages, accountant.account(messages)
+
+    async def send_dead_letters(plan: FlushPlan) -> None:
+        if plan.dead_letters:
+            # Dead letters are durable in Kafka before the ledger says their offsets are done.
+            with tracer().start_as_current_span("zl.dead_letter", attributes={"zl.events": len(plan.dead_letters)}):
+                for dl in plan.dead_letters:
+                    await dead_letter_topic.send(key=dl.event_type.encode(), value=dl.payload, headers=dl.headers())
+                await app.producer.flush()
+
+    async def persist(batch: list[Any], messages: list[Message], plan: FlushPlan, accountant: Accountant) -> None:
         with tracer().start_as_current_span("zl.flush", attributes={"zl.messages": len(batch)}):
-            messages = [Message(e.message.topic, e.message.partition, e.message.offset, e.message.value) for e in batch]
-            with tracer().start_as_current_span("zl.account"):
-                plan = accountant.account(messages)
-            if plan.dead_letters:
-                # Dead letters are durable in Kafka before the ledger says their offsets are done.
-                with tracer().start_as_current_span("zl.dead_letter", attributes={"zl.events": len(plan.dead_letters)}):
-                    for dl in plan.dead_letters:
-                        await dead_letter_topic.send(key=dl.event_type.encode(), value=dl.payload, headers=dl.headers())
-                    await app.producer.flush()
+            await send_dead_letters(plan)
             while not plan.empty:
                 try:
                     await ledger.write(plan)
@@ -197,9 +203,7 @@ def register_ingest(app: faust.App, settings: Settings, ledger: Ledger) -> Any:
                     log.warning("%s; counting only the offsets after them", conflict)
                     accountant.catch_up(conflict.watermarks)
                     plan = accountant.account(messages)
-                    for dl in plan.dead_letters:
-                        await dead_letter_topic.send(key=dl.event_type.encode(), value=dl.payload, headers=dl.headers())
-                    await app.producer.flush()
+                    await send_dead_letters(plan)
         ledger.last_progress = time.monotonic()
         stats = plan.stats
         run = ledger.stats
@@ -219,7 +223,7 @@ def register_ingest(app: faust.App, settings: Settings, ledger: Ledger) -> Any:
         metrics.dead_letters.add(stats.rejected)
         metrics.flushes.add(1)
 
-    async def flush_in_chunks(batch: list[Any], accountant: Accountant) -> None:
+    def slices(batch: list[Any]) -> Iterator[list[Any]]:
         # A take of 2,000 batch messages can hold millions of events: flush it in
         # slices of at most ZL_FLUSH_MAX_BYTES of payload so memory stays bounded.
         chunk: list[Any] = []
@@ -228,10 +232,27 @@ def register_ingest(app: faust.App, settings: Settings, ledger: Ledger) -> Any:
             chunk.append(event)
             size += len(event.message.value or b"")
             if size >= settings.flush_max_bytes:
-                await flush(chunk, accountant)
+                yield chunk
                 chunk, size = [], 0
         if chunk:
-            await flush(chunk, accountant)
+            yield chunk
+
+    async def flush_in_slices(batch: list[Any], accountant: Accountant) -> None:
+        # Pipelined: the next slice is counted (Python, this thread) while the previous
+        # one is written (chDB or the network, which release the GIL). Writes stay in
+        # offset order, one at a time, and the take is acked only after the last.
+        writing: asyncio.Future[None] | None = None
+        try:
+            for chunk in slices(batch):
+                messages, chunk_plan = plan(chunk, accountant)
+                if writing is not None:
+                    await writing
+                writing = asyncio.ensure_future(persist(chunk, messages, chunk_plan, accountant))
+            if writing is not None:
+                await writing
+        finally:
+            if writing is not None and not writing.done():
+                await asyncio.wait([writing])
 
     @app.agent(events_topic, name="ingest")
     async def ingest(stream: faust.StreamT[bytes]) -> None:
@@ -247,7 +268,7 @@ def register_ingest(app: faust.App, settings: Settings, ledger: Ledger) -> Any:
             # take_events acks the batch when this body returns or raises, so the
             # flush must finish first: shielded from shutdown's cancellation, and
             # any failure stops the process before an ack can happen.
-            task = asyncio.ensure_future(flush_in_chunks(list(batch), accountant))
+            task = asyncio.ensure_future(flush_in_slices(list(batch), accountant))
             try:
                 await asyncio.shield(task)
             except asyncio.CancelledError:

@@ -19,7 +19,6 @@ import argparse
 import datetime as dt
 import json
 import logging
-import resource
 import signal
 import sys
 import time
@@ -138,14 +137,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from streams.worker import run_worker
-    from zettaledger.telemetry import configure
+    from zettaledger.telemetry import configure, peak_rss_mb
 
     s = _settings()
     configure(s.otel_exporter, "zettaledger-worker")
     started = time.perf_counter()
     stats = run_worker(s, until_caught_up=args.until_caught_up)
     elapsed = time.perf_counter() - started
-    rss_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_peak_mb = peak_rss_mb()
     summary = {
         **stats.summary(),
         "seconds": round(elapsed, 3),
