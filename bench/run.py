@@ -73,7 +73,7 @@ def produce(sc: Scenario, n: int, batch: int | None, seed: int) -> float:
 
 
 def zettaledger(root: Path, name: str, n: int, batch: int | None) -> dict[str, float]:
-    worker_rates, producer_rates, rss = [], [], []
+    worker_rates, producer_rates, rss, along = [], [], [], []
     for rep in range(REPS):
         sc = Scenario(f"{name}{rep}", root / f"{name}{rep}")
         sc.create_topics()
@@ -81,7 +81,8 @@ def zettaledger(root: Path, name: str, n: int, batch: int | None) -> dict[str, f
         stats = sc.run_until_caught_up(timeout_s=900).stats()
         worker_rates.append(stats["events"] / max(stats["busy_seconds"], 1e-9))
         rss.append(stats["rss_peak_mb"])
-    return {"eps": median(worker_rates), "producer_eps": median(producer_rates), "rss_mb": max(rss)}
+        along.append(stats.get("rss_mb_along_stream", {}))
+    return {"eps": median(worker_rates), "producer_eps": median(producer_rates), "rss_mb": max(rss), "along": along[-1]}
 
 
 def naive(root: Path, n: int, bare: bool = False) -> dict[str, float]:
@@ -176,6 +177,8 @@ def main(quick: bool = False) -> int:
         long = zettaledger(root, "long", 10 * n_c, 1000)
         REPS = saved
         print(f"   peak RSS {long['rss_mb']:.0f} MB vs {c['rss_mb']:.0f} MB; {long['eps']:,.0f} events/s")
+        steps = ", ".join(f"{mb:.0f} MB after {share}" for share, mb in long["along"].items())
+        print(f"   RSS along the long stream: {steps}")
         print(f"ratios: c/b = {c['eps'] / b['eps']:.1f}, c/a = {c['eps'] / a:.2f}, d/b = {d['eps'] / b['eps']:.1f}")
         print("query side: the national report on a ledger of generated events")
         from bench.queries import query_p95_ms

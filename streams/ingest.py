@@ -27,9 +27,10 @@ from sinks.store import LedgerStore, open_store
 from sinks.writer import LedgerConflict
 from streams.accountant import Accountant, FlushPlan, Message
 from streams.dedup import DedupWindow, Sighting
+from streams.take import TakeLimit
 from zettaledger import failpoints
 from zettaledger.settings import Settings
-from zettaledger.telemetry import instruments, tracer
+from zettaledger.telemetry import current_rss_mb, instruments, tracer
 
 __all__ = ["Ledger", "RunStats", "register_ingest"]
 
@@ -53,14 +54,28 @@ class RunStats:
     first_batch_at: float = 0.0  # monotonic seconds: busy time is last_flush_at - first_batch_at
     last_flush_at: float = 0.0
     latencies_ms: list[int] = field(default_factory=list, repr=False)  # produced (Kafka timestamp) -> written
+    # (events counted so far, RSS in MB) after each flush, thinned to stay small:
+    # shows whether memory grows with the stream or levels off.
+    rss_samples: list[tuple[int, float]] = field(default_factory=list, repr=False)
+
+    def sample_rss(self) -> None:
+        self.rss_samples.append((self.events, round(current_rss_mb(), 1)))
+        if len(self.rss_samples) >= 2_000:
+            del self.rss_samples[::2]
 
     def summary(self) -> dict[str, Any]:
-        out = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("latencies_ms", "first_batch_at", "last_flush_at")}
+        hidden = ("latencies_ms", "first_batch_at", "last_flush_at", "rss_samples")
+        out = {k: v for k, v in dataclasses.asdict(self).items() if k not in hidden}
         out["busy_seconds"] = round(max(self.last_flush_at - self.first_batch_at, 0.0), 3)
         if self.latencies_ms:
             ordered = sorted(self.latencies_ms)
             out["latency_p50_ms"] = ordered[len(ordered) // 2]
             out["latency_p99_ms"] = ordered[min(len(ordered) - 1, len(ordered) * 99 // 100)]
+        if self.rss_samples and self.events:
+            # RSS after a tenth, half, and all of the events: level when memory is flat.
+            out["rss_mb_along_stream"] = {
+                f"{share:.0%}": next(rss for n, rss in self.rss_samples if n >= share * self.events) for share in (0.1, 0.5, 1.0)
+            }
         return out
 
     ambiguous_writes_found_stored: int = 0
@@ -222,6 +237,7 @@ def register_ingest(app: faust.App, settings: Settings, ledger: Ledger) -> Any:
         metrics.duplicates.add(stats.duplicates)
         metrics.dead_letters.add(stats.rejected)
         metrics.flushes.add(1)
+        run.sample_rss()
 
     def slices(batch: list[Any]) -> Iterator[list[Any]]:
         # A take of 2,000 batch messages can hold millions of events: flush it in
@@ -257,7 +273,8 @@ def register_ingest(app: faust.App, settings: Settings, ledger: Ledger) -> Any:
     @app.agent(events_topic, name="ingest")
     async def ingest(stream: faust.StreamT[bytes]) -> None:
         accountant = await ledger.open()
-        batches = stream.take_events(settings.batch_max_messages, settings.batch_within_s)  # type: ignore[attr-defined]
+        take = TakeLimit(settings.batch_max_messages, settings.take_max_bytes)
+        batches = stream.take_events(take, settings.batch_within_s)  # type: ignore[attr-defined]
         faults = failpoints.active()
         async for batch in batches:
             if not ledger.stats.first_batch_at:
@@ -268,6 +285,7 @@ def register_ingest(app: faust.App, settings: Settings, ledger: Ledger) -> Any:
             # take_events acks the batch when this body returns or raises, so the
             # flush must finish first: shielded from shutdown's cancellation, and
             # any failure stops the process before an ack can happen.
+            take.observe([len(e.message.value or b"") for e in batch])
             task = asyncio.ensure_future(flush_in_slices(list(batch), accountant))
             try:
                 await asyncio.shield(task)

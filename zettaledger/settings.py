@@ -40,9 +40,10 @@ class Settings:
         2000  # ZL_BATCH_MAX_MESSAGES: messages per flush at most (a flush also closes after ZL_BATCH_WITHIN_S)
     )
     flush_max_bytes: int = 16 * 1024 * 1024  # ZL_FLUSH_MAX_BYTES: payload per flush at most, which bounds memory
+    take_max_bytes: int = 64 * 1024 * 1024  # ZL_TAKE_MAX_BYTES: payload taken from Kafka at once, roughly
     batch_within_s: float = 1.0  # ZL_BATCH_WITHIN_S: flush at least this often while data flows
     dedup_horizon_hours: int = 24  # ZL_DEDUP_HORIZON_HOURS: resends later than this are counted again
-    dedup_max_ids: int = 2_000_000  # ZL_DEDUP_MAX_IDS: ids remembered per worker (about 240 MiB per million)
+    dedup_max_ids: int = 2_000_000  # ZL_DEDUP_MAX_IDS: ids remembered per worker (about 44 MB per million)
     lateness_hours: int = 48  # ZL_LATENESS_HOURS: later events count in their day, flagged as adjustments
     stall_timeout_s: float = 60.0  # ZL_STALL_TIMEOUT_S: no flush this long while behind -> exit for a restart
     web_enabled: bool = True  # ZL_WEB_ENABLED: health endpoint /healthz and Faust's web views
@@ -92,6 +93,8 @@ class Settings:
         out = []
         if self.topic_partitions < 1:
             out.append(f"ZL_TOPIC_PARTITIONS={self.topic_partitions}: must be >= 1")
+        if self.take_max_bytes < 1:
+            out.append(f"ZL_TAKE_MAX_BYTES={self.take_max_bytes}: must be >= 1")
         if self.batch_max_messages < 1:
             out.append(f"ZL_BATCH_MAX_MESSAGES={self.batch_max_messages}: must be >= 1")
         if not 6 <= self.session_timeout_s <= 300:

@@ -8,11 +8,12 @@ prints, ``none`` (default) leaves the no-op providers in place.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from opentelemetry import metrics, trace
 
-__all__ = ["Instruments", "configure", "instruments", "peak_rss_mb", "tracer"]
+__all__ = ["Instruments", "configure", "current_rss_mb", "instruments", "peak_rss_mb", "tracer"]
 
 _SCOPE = "zettaledger"
 
@@ -81,6 +82,15 @@ def configure(exporter: str, service_name: str = "zettaledger") -> None:
     tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
     trace.set_tracer_provider(tracer_provider)
     metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=[PeriodicExportingMetricReader(metric_exporter)]))
+
+
+def current_rss_mb() -> float:
+    """This process's resident memory now, in MB (0 where /proc is not available)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError):
+        return 0.0
 
 
 def peak_rss_mb() -> float:
