@@ -206,6 +206,7 @@ class _Tally:
         self.seen_index: list[int] = []
         self.dead_letters: list[DeadLetter] = []
         self.codec: EventCodec | None = None
+        self.sealed: dict[str, tuple[int, int, int, int]] | None = None  # sealed sightings of the batch's ids
 
     def message(self, message: Message, codec: EventCodec) -> None:
         self.codec = codec
@@ -235,6 +236,10 @@ class _Tally:
         if decoded.name == "EventBatch":
             index = 0
             by_type = self.stats.by_type
+            # Older (sealed) ids are looked up once for the whole batch.
+            self.sealed = self.dedup.sealed_sightings(
+                [e["event_id"] for field_name in BATCH_FIELD.values() for e in decoded.datum[field_name]]
+            )
             for event_type, field_name in BATCH_FIELD.items():
                 events = decoded.datum[field_name]
                 if events:
@@ -247,6 +252,7 @@ class _Tally:
                     self._event(message, segment, index, event_type, datum, batched=True)
                     index += 1
         else:
+            self.sealed = None
             self.stats.by_type[decoded.name] = self.stats.by_type.get(decoded.name, 0) + 1
             self._event(message, segment, 0, decoded.name, decoded.datum, batched=False)
 
@@ -292,7 +298,7 @@ class _Tally:
             return
         event_id = e["event_id"]
         partition, offset = message.partition, message.offset
-        if not self.dedup.first_sighting(event_id, partition, offset, index, self.now_s):
+        if not self.dedup.first_sighting(event_id, partition, offset, index, self.now_s, self.sealed):
             segment.duplicates += 1
             self.stats.duplicates += 1
             return
@@ -376,7 +382,7 @@ class _Tally:
         # The window's recent ids, used directly: this loop is the hot path. Older
         # (sealed) ids are looked up once for the whole batch.
         seen = self.dedup.recent
-        sealed = self.dedup.sealed_sightings([e["event_id"] for e in events])
+        sealed = self.sealed
         volume, lineage = self.volume, self.lineage
         ids, indexes = self.seen_id, self.seen_index
         valid_regions, uuid_match, earliest = VALID_REGIONS, UUID_PATTERN.match, EARLIEST_EVENT_MS

@@ -45,7 +45,11 @@ class Sighting:
 
 
 _DASHES = np.array([8, 13, 18, 23])
-_HEX_COLUMNS = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])
+# One flag per bucket of the low 64 bits: most ids a batch asks about are new, and
+# one gather rules them out before any binary search (16 MB, rebuilt when ids go).
+_FILTER_BITS = 24
+_MASK = (1 << _FILTER_BITS) - 1
+_FILTER_MASK = np.uint64(_MASK)
 
 
 def uuid_halves(ids: Sequence[str]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
@@ -55,9 +59,12 @@ def uuid_halves(ids: Sequence[str]) -> tuple[npt.NDArray[np.uint64], npt.NDArray
     if len(joined) == 36 * len(ids) and joined.isascii():
         chars = np.frombuffer(joined.encode("ascii"), np.uint8).reshape(-1, 36)
         if (chars[:, _DASHES] == ord("-")).all():
+            # A dash anywhere else shortens the hex, and the length check catches it.
             try:
-                raw = bytes.fromhex(chars[:, _HEX_COLUMNS].tobytes().decode("ascii"))
+                raw = bytes.fromhex(joined.replace("-", ""))
             except ValueError:
+                raw = None
+            if raw is not None and len(raw) != 16 * len(ids):
                 raw = None
     if raw is None:  # some id is not a canonical UUID: one at a time
         raw = b"".join(map(_id_bytes, ids))
@@ -83,6 +90,7 @@ class _Sealed:
         self.seen_at = np.empty(0, np.int64)
         self.seq = np.empty(0, np.uint64)  # insertion order, for forgetting the oldest first
         self.oldest_seen_at = 0
+        self.maybe = np.zeros(1 << _FILTER_BITS, dtype=bool)
 
     def __len__(self) -> int:
         return len(self.hi)
@@ -102,23 +110,32 @@ class _Sealed:
         self.seen_at = np.insert(self.seen_at, at, cols[:, 3])
         self.seq = np.insert(self.seq, at, seq)
         self.oldest_seen_at = int(self.seen_at.min())
+        self.maybe[lo & _FILTER_MASK] = True
 
     def keep(self, mask: npt.NDArray[np.bool_]) -> None:
         for name in ("hi", "lo", "partition", "offset", "index", "seen_at", "seq"):
             setattr(self, name, getattr(self, name)[mask])
         self.oldest_seen_at = int(self.seen_at.min()) if len(self.seen_at) else 0
+        self.maybe[:] = False
+        self.maybe[self.lo & _FILTER_MASK] = True
 
     def find(self, ids: Sequence[str]) -> dict[str, Place]:
         """The sightings of those ``ids`` held here (usually none)."""
         if not len(self.hi) or not ids:
             return {}
+        if len(ids) == 1 and UUID_PATTERN.match(ids[0]) and not self.maybe[int(ids[0][19:23] + ids[0][24:], 16) & _MASK]:
+            return {}  # one id, plainly new: no arrays built
         qhi, qlo = uuid_halves(ids)
-        at = np.searchsorted(self.hi, qhi)
+        asked = np.flatnonzero(self.maybe[qlo & _FILTER_MASK])
+        if not len(asked):
+            return {}
+        at = np.searchsorted(self.hi, qhi[asked])
         inside = at < len(self.hi)
-        candidates = np.flatnonzero(inside & (self.hi[np.where(inside, at, 0)] == qhi))
+        hits = inside & (self.hi[np.where(inside, at, 0)] == qhi[asked])
+        candidates = zip(asked[hits].tolist(), at[hits].tolist(), strict=True)
         found: dict[str, Place] = {}
-        for q in candidates.tolist():
-            i, h, low = int(at[q]), qhi[q], qlo[q]
+        for q, i in candidates:
+            h, low = qhi[q], qlo[q]
             while i < len(self.hi) and self.hi[i] == h:  # equal high halves are rare: scan them
                 if self.lo[i] == low:
                     found[ids[q].lower()] = (
@@ -156,12 +173,17 @@ class DedupWindow:
         """Sightings of ``ids`` among the sealed (older) ids, keyed by lower-case id: one lookup for a batch."""
         return self._sealed.find(ids)
 
-    def first_sighting(self, event_id: str, partition: int, offset: int, index: int, now_s: int) -> bool:
-        """True when the event should be counted (new, or a replay of the message it came in)."""
+    def first_sighting(
+        self, event_id: str, partition: int, offset: int, index: int, now_s: int, sealed: dict[str, Place] | None = None
+    ) -> bool:
+        """True when the event should be counted (new, or a replay of the message it came in).
+
+        ``sealed``: what ``sealed_sightings`` returned for the event's batch, if it was asked.
+        """
         key = event_id.lower()
         previous = self.recent.get(key)
         if previous is None:
-            previous = self._sealed.find((key,)).get(key)
+            previous = (sealed if sealed is not None else self._sealed.find((key,))).get(key)
         if previous is None:
             self.recent[key] = (partition, offset, index, now_s)
             return True

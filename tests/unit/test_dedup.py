@@ -7,7 +7,7 @@ import uuid
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.dedup import DedupWindow, Sighting
+from streams.dedup import DedupWindow, Sighting, uuid_halves
 
 
 def test_a_resend_at_another_offset_is_a_duplicate() -> None:
@@ -131,3 +131,13 @@ def test_the_batch_fast_path_finds_resends_among_sealed_ids() -> None:
     again = a.account([Message("t", 0, 1, codec.encode("EventBatch", batch_of([("DataCreated", e) for e in events])))])
     assert len(window.recent) == 0  # the first batch's ids were sealed before the second
     assert (first.stats.events, again.stats.events, again.stats.duplicates) == (3, 0, 3)
+
+
+def test_a_batch_of_ids_converts_like_each_id_alone_even_when_some_are_malformed() -> None:
+    good = [_uuid(i) for i in range(4)]
+    odd = ["0b0c4f8e-2a55-4b8e-9f44-5a3a3f8d6c f", "0b0c4f8e-2a55-4b8e-9f44--a3a3f8d6cff", "x" * 36, "short"]
+    for ids in (good, good[:2] + odd[:1] + good[2:], [*good, *odd], [good[0].upper(), *odd[1:2]]):
+        hi, lo = uuid_halves(ids)
+        alone = [uuid_halves([i]) for i in ids]
+        assert hi.tolist() == [h[0] for h, _ in alone] and lo.tolist() == [low[0] for _, low in alone]
+    assert uuid_halves([good[0].upper()])[0][0] == uuid_halves([good[0]])[0][0]
