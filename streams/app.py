@@ -38,7 +38,7 @@ def build_app(settings: Settings) -> faust.App:
         datadir=str(Path(settings.var_dir) / "faust"),
         # Bounded read-ahead: while ClickHouse is away the worker stops fetching
         # instead of buffering the topic in memory (backpressure).
-        stream_buffer_maxsize=int(__import__("os").environ.get("ZLX_BUF", "256")),
+        stream_buffer_maxsize=256,
         producer_max_request_size=8 * 1024 * 1024,
         consumer_max_fetch_size=8 * 1024 * 1024,
     )
