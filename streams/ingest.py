@@ -72,7 +72,7 @@ class RunStats:
             out["latency_p50_ms"] = ordered[len(ordered) // 2]
             out["latency_p99_ms"] = ordered[min(len(ordered) - 1, len(ordered) * 99 // 100)]
         if self.rss_samples and self.events:
-            # RSS after a tenth, half, and all of the events: level when memory is flat.
+            # RSS after a tenth, a quarter, half, three quarters and all of the events: level when memory is flat.
             out["rss_mb_along_stream"] = {
                 f"{share:.0%}": next(rss for n, rss in self.rss_samples if n >= share * self.events) for share in (0.1, 0.5, 1.0)
             }
