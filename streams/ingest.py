@@ -74,7 +74,8 @@ class RunStats:
         if self.rss_samples and self.events:
             # RSS after a tenth, a quarter, half, three quarters and all of the events: level when memory is flat.
             out["rss_mb_along_stream"] = {
-                f"{share:.0%}": next(rss for n, rss in self.rss_samples if n >= share * self.events) for share in (0.1, 0.5, 1.0)
+                f"{share:.0%}": next(rss for n, rss in self.rss_samples if n >= share * self.events)
+                for share in (0.1, 0.25, 0.5, 0.75, 1.0)
             }
         return out
 
