@@ -188,7 +188,7 @@ def register_ingest(app: faust.App, settings: Settings, ledger: Ledger) -> Any:
     dead_letter_topic = app.topic(settings.topic_dead_letter, key_serializer="raw", value_serializer="raw")
     metrics = instruments()
 
-    def plan(batch: list[Any], accountant: Accountant) -> tuple[list[Message], FlushPlan]:
+    def account_slice(batch: list[Any], accountant: Accountant) -> tuple[list[Message], FlushPlan]:
         messages = [Message(e.message.topic, e.message.partition, e.message.offset, e.message.value) for e in batch]
         with tracer().start_as_current_span("zl.account", attributes={"zl.messages": len(batch)}):
             return messages, accountant.account(messages)
@@ -240,28 +240,28 @@ def register_ingest(app: faust.App, settings: Settings, ledger: Ledger) -> Any:
         metrics.flushes.add(1)
         run.sample_rss()
 
-    def slices(batch: list[Any]) -> Iterator[list[Any]]:
+    def slices(batch: list[Any], sizes: list[int]) -> Iterator[list[Any]]:
         # A take of 2,000 batch messages can hold millions of events: flush it in
         # slices of at most ZL_FLUSH_MAX_BYTES of payload so memory stays bounded.
         chunk: list[Any] = []
         size = 0
-        for event in batch:
+        for event, event_size in zip(batch, sizes, strict=True):
             chunk.append(event)
-            size += len(event.message.value or b"")
+            size += event_size
             if size >= settings.flush_max_bytes:
                 yield chunk
                 chunk, size = [], 0
         if chunk:
             yield chunk
 
-    async def flush_in_slices(batch: list[Any], accountant: Accountant) -> None:
+    async def flush_in_slices(batch: list[Any], sizes: list[int], accountant: Accountant) -> None:
         # Pipelined: the next slice is counted (Python, this thread) while the previous
         # one is written (chDB or the network, which release the GIL). Writes stay in
         # offset order, one at a time, and the take is acked only after the last.
         writing: asyncio.Future[None] | None = None
         try:
-            for chunk in slices(batch):
-                messages, chunk_plan = plan(chunk, accountant)
+            for chunk in slices(batch, sizes):
+                messages, chunk_plan = account_slice(chunk, accountant)
                 if writing is not None:
                     await writing
                 writing = asyncio.ensure_future(persist(chunk, messages, chunk_plan, accountant))
@@ -286,8 +286,9 @@ def register_ingest(app: faust.App, settings: Settings, ledger: Ledger) -> Any:
             # take_events acks the batch when this body returns or raises, so the
             # flush must finish first: shielded from shutdown's cancellation, and
             # any failure stops the process before an ack can happen.
-            take.observe([len(e.message.value or b"") for e in batch])
-            task = asyncio.ensure_future(flush_in_slices(list(batch), accountant))
+            sizes = [len(e.message.value or b"") for e in batch]
+            take.observe(sizes)
+            task = asyncio.ensure_future(flush_in_slices(list(batch), sizes, accountant))
             try:
                 await asyncio.shield(task)
             except asyncio.CancelledError:

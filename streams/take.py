@@ -40,9 +40,6 @@ class TakeLimit:
     def __le__(self, count: Any) -> bool:
         return bool(count >= self.current)
 
-    def __ge__(self, count: Any) -> bool:
-        return bool(count <= self.current)
-
     def __int__(self) -> int:
         return self.current
 
