@@ -24,3 +24,15 @@ def test_the_count_setting_still_caps_it() -> None:
     assert limit <= 5 and not limit <= 4
     limit.observe([10] * 5)
     assert int(limit) == 5
+
+
+def test_the_worker_reports_memory_along_the_stream() -> None:
+    from streams.ingest import RunStats
+
+    stats = RunStats()
+    for step in range(1, 11):
+        stats.events = step * 100
+        stats.sample_rss()
+    along = stats.summary()["rss_mb_along_stream"]
+    assert list(along) == ["10%", "25%", "50%", "75%", "100%"]
+    assert all(mb > 0 for mb in along.values())
