@@ -6,8 +6,8 @@ import random
 import uuid
 from collections.abc import Iterator
 
-from schemas import DataCreated, Source, TokenUsage
-from schemas.models import Event
+from zettaledger.schemas import DataCreated, Source, TokenUsage
+from zettaledger.schemas.models import Event
 
 REGIONS = ("CN-GD", "CN-JS", "CN-ZJ", "CN-BJ", "CN-SH", "CN-SD", "CN-SC", "CN-HB", "CN-HA", "CN-FJ", "CN-HN", "CN-AH")
 T_2025 = 1_735_689_600_000

@@ -19,12 +19,12 @@ from typing import Any
 
 import faust
 
-from schemas import ReferenceCodec, check
-from sinks.client import connect
-from sinks.ledger import COLUMN_NAMES, COLUMNS
-from sinks.writer import LedgerWriter
-from streams.app import build_app
+from zettaledger.schemas import ReferenceCodec, check
 from zettaledger.settings import Settings
+from zettaledger.sinks.client import connect
+from zettaledger.sinks.ledger import COLUMN_NAMES, COLUMNS
+from zettaledger.sinks.writer import LedgerWriter
+from zettaledger.streams.app import build_app
 from zettaledger.telemetry import peak_rss_mb
 
 _INDEX = {c.name: i for i, c in enumerate(COLUMNS)}

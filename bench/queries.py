@@ -11,9 +11,9 @@ import statistics
 import time
 from pathlib import Path
 
-from sinks.client import connect
-from sinks.queries import read_national_accounts
-from sinks.writer import migrate
+from zettaledger.sinks.client import connect
+from zettaledger.sinks.queries import read_national_accounts
+from zettaledger.sinks.writer import migrate
 
 DB = "bench_queries"
 

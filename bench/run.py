@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.events import bench_events
-from producers.producer import EventProducer
-from schemas import BATCH_FIELD, EventCodec
-from streams.accountant import Accountant, Message
-from streams.dedup import DedupWindow
-from streams.worker import end_offsets, tune_gc
 from tests.faults import harness
 from tests.faults.harness import Scenario
+from zettaledger.producers.producer import EventProducer
+from zettaledger.schemas import BATCH_FIELD, EventCodec
+from zettaledger.streams.accountant import Accountant, Message
+from zettaledger.streams.dedup import DedupWindow
+from zettaledger.streams.worker import end_offsets, tune_gc
 
 REPS = 3
 

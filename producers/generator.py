@@ -28,8 +28,8 @@ from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, Final
 
-from producers import seed as seed_table
-from schemas.models import CollectionRun, DataCreated, DatasetRegistered, Event, QualityGrade, Source, TokenUsage
+from zettaledger.producers import seed as seed_table
+from zettaledger.schemas.models import CollectionRun, DataCreated, DatasetRegistered, Event, QualityGrade, Source, TokenUsage
 
 __all__ = ["MAX_EVENT_BYTES", "Manifest", "NationalStream", "PipelineTotals", "generate", "split_exact"]
 

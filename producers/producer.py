@@ -17,10 +17,10 @@ from typing import Any
 from kafka import KafkaProducer
 from kafka.partitioner.default import murmur2
 
-from schemas.codec import EventCodec
-from schemas.models import BATCH_FIELD, Event, TokenUsage
-from schemas.validation import check, max_future_ms
 from zettaledger.errors import ZettaledgerError
+from zettaledger.schemas.codec import EventCodec
+from zettaledger.schemas.models import BATCH_FIELD, Event, TokenUsage
+from zettaledger.schemas.validation import check, max_future_ms
 from zettaledger.settings import Settings
 
 __all__ = ["EventProducer", "ProduceError", "partition_key"]

@@ -14,7 +14,7 @@ from datetime import date
 from types import MappingProxyType
 from typing import Final
 
-from schemas.models import Source
+from zettaledger.schemas.models import Source
 
 __all__ = [
     "AVERAGE_RECORD_BYTES",

@@ -1,7 +1,10 @@
 """Avro event contract: schemas, models, the single-object codec and validation rules."""
 
-from schemas.codec import Decoded, EventCodec, ReferenceCodec, SchemaDecodeError
-from schemas.models import (
+if __name__ != "zettaledger.schemas":  # one module, one name: see the README's "Layout"
+    raise ImportError(f"import zettaledger.schemas, not {__name__}: the schemas/ folder is installed as zettaledger.schemas")
+
+from zettaledger.schemas.codec import Decoded, EventCodec, ReferenceCodec, SchemaDecodeError
+from zettaledger.schemas.models import (
     BATCH_FIELD,
     CollectionRun,
     DataCreated,
@@ -12,8 +15,8 @@ from schemas.models import (
     TokenUsage,
     new_event_id,
 )
-from schemas.registry import SchemaRegistry, default_registry
-from schemas.validation import EventRejected, check, max_future_ms
+from zettaledger.schemas.registry import SchemaRegistry, default_registry
+from zettaledger.schemas.validation import EventRejected, check, max_future_ms
 
 __all__ = [
     "BATCH_FIELD",

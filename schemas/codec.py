@@ -23,8 +23,8 @@ from typing import Any
 
 import fastavro
 
-from schemas.registry import SchemaRegistry, SchemaVersion, default_registry
 from zettaledger.errors import ZettaledgerError
+from zettaledger.schemas.registry import SchemaRegistry, SchemaVersion, default_registry
 
 __all__ = ["MAGIC", "Decoded", "EventCodec", "ReferenceCodec", "SchemaDecodeError", "fingerprint_of"]
 

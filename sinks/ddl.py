@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sinks.ledger import COLUMNS, SEEN_COLUMNS, LedgerColumn
+from zettaledger.sinks.ledger import COLUMNS, SEEN_COLUMNS, LedgerColumn
 
 __all__ = ["VIEWS", "Migration", "bootstrap", "migrations", "table_engine"]
 

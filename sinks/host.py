@@ -20,9 +20,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from sinks.client import SinkError, connect, mark_owner
-from sinks.ledger import Flush
-from sinks.writer import LedgerConflict, LedgerWriter
+from zettaledger.sinks.client import SinkError, connect, mark_owner
+from zettaledger.sinks.ledger import Flush
+from zettaledger.sinks.writer import LedgerConflict, LedgerWriter
 
 __all__ = ["serve"]
 

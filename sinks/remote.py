@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
-from sinks.client import SinkError, SinkUnavailable
-from sinks.ledger import Flush
-from sinks.writer import LedgerConflict, SeenEvent
+from zettaledger.sinks.client import SinkError, SinkUnavailable
+from zettaledger.sinks.ledger import Flush
+from zettaledger.sinks.writer import LedgerConflict, SeenEvent
 
 __all__ = ["RemoteLedger"]
 

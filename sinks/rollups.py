@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from clickhouse_connect.driver.client import Client
 
-from sinks.ddl import ROLLUPS
+from zettaledger.sinks.ddl import ROLLUPS
 
 __all__ = ["check", "rebuild"]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol
 
-from sinks.ledger import Flush
-from sinks.writer import SeenEvent
+from zettaledger.sinks.ledger import Flush
+from zettaledger.sinks.writer import SeenEvent
 
 __all__ = ["LedgerStore", "open_store"]
 
@@ -30,11 +30,11 @@ class LedgerStore(Protocol):
 
 def open_store(dsn: str, database: str) -> LedgerStore:
     if dsn.startswith(LEDGER_HOST_SCHEME):
-        from sinks.remote import RemoteLedger
+        from zettaledger.sinks.remote import RemoteLedger
 
         return RemoteLedger("http://" + dsn[len(LEDGER_HOST_SCHEME) :], database)
-    from sinks.client import connect, mark_owner
-    from sinks.writer import LedgerWriter
+    from zettaledger.sinks.client import connect, mark_owner
+    from zettaledger.sinks.writer import LedgerWriter
 
     client = connect(dsn)
     mark_owner(dsn)

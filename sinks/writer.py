@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
-from sinks.client import SinkError, SinkUnavailable, execute, wrap
-from sinks.ddl import bootstrap, migrations
-from sinks.ledger import COLUMN_NAMES, SEEN_COLUMNS, Flush
 from zettaledger import failpoints
+from zettaledger.sinks.client import SinkError, SinkUnavailable, execute, wrap
+from zettaledger.sinks.ddl import bootstrap, migrations
+from zettaledger.sinks.ledger import COLUMN_NAMES, SEEN_COLUMNS, Flush
 
 __all__ = ["LedgerConflict", "LedgerWriter", "SeenEvent", "migrate"]
 

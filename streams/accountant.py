@@ -14,11 +14,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.codec import EventCodec, SchemaDecodeError
-from schemas.models import BATCH_FIELD
-from schemas.validation import EARLIEST_EVENT_MS, UUID_PATTERN, VALID_REGIONS, EventRejected, check, max_future_ms
-from sinks.ledger import COLUMNS, Flush, Kind
-from streams.dedup import DedupWindow
+from zettaledger.schemas.codec import EventCodec, SchemaDecodeError
+from zettaledger.schemas.models import BATCH_FIELD
+from zettaledger.schemas.validation import EARLIEST_EVENT_MS, UUID_PATTERN, VALID_REGIONS, EventRejected, check, max_future_ms
+from zettaledger.sinks.ledger import COLUMNS, Flush, Kind
+from zettaledger.streams.dedup import DedupWindow
 
 __all__ = ["Accountant", "DeadLetter", "FlushPlan", "Message", "TallyStats"]
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from schemas.validation import UUID_PATTERN
+from zettaledger.schemas.validation import UUID_PATTERN
 
 __all__ = ["DedupWindow", "Sighting", "uuid_halves"]
 

@@ -21,15 +21,15 @@ from typing import Any
 
 import faust
 
-from schemas.codec import EventCodec
-from sinks.client import SinkError
-from sinks.store import LedgerStore, open_store
-from sinks.writer import LedgerConflict
-from streams.accountant import Accountant, FlushPlan, Message
-from streams.dedup import DedupWindow, Sighting
-from streams.take import TakeLimit
 from zettaledger import failpoints
+from zettaledger.schemas.codec import EventCodec
 from zettaledger.settings import Settings
+from zettaledger.sinks.client import SinkError
+from zettaledger.sinks.store import LedgerStore, open_store
+from zettaledger.sinks.writer import LedgerConflict
+from zettaledger.streams.accountant import Accountant, FlushPlan, Message
+from zettaledger.streams.dedup import DedupWindow, Sighting
+from zettaledger.streams.take import TakeLimit
 from zettaledger.telemetry import current_rss_mb, instruments, tracer
 
 __all__ = ["Ledger", "RunStats", "register_ingest"]

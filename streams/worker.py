@@ -19,9 +19,9 @@ from typing import Any
 import faust
 from kafka import KafkaConsumer, TopicPartition
 
-from streams.app import build_app
-from streams.ingest import Ledger, RunStats, register_ingest
 from zettaledger.settings import Settings
+from zettaledger.streams.app import build_app
+from zettaledger.streams.ingest import Ledger, RunStats, register_ingest
 
 __all__ = ["end_offsets", "run_worker", "tune_gc"]
 

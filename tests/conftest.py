@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sinks.client import Client, connect
+from zettaledger.sinks.client import Client, connect
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ def _settings() -> Settings:
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
-    from producers.topics import ensure_topics
+    from zettaledger.producers.topics import ensure_topics
 
     s = _settings()
     created = ensure_topics(s)
@@ -52,8 +52,8 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from sinks.client import connect
-    from sinks.writer import migrate
+    from zettaledger.sinks.client import connect
+    from zettaledger.sinks.writer import migrate
 
     s = _settings()
     applied = migrate(connect(s.clickhouse_dsn), s.clickhouse_database, s.clickhouse_cluster or None, s.dedup_horizon_hours)
@@ -62,7 +62,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def _event_from_json(obj: dict[str, Any]) -> Any:
-    from schemas import models
+    from zettaledger.schemas import models
 
     kinds = {
         "DataCreated": models.DataCreated,
@@ -84,8 +84,8 @@ def _event_from_json(obj: dict[str, Any]) -> Any:
 
 
 def cmd_produce(args: argparse.Namespace) -> int:
-    from producers.producer import EventProducer
-    from schemas.validation import EventRejected
+    from zettaledger.producers.producer import EventProducer
+    from zettaledger.schemas.validation import EventRejected
 
     s = _settings()
     stream = sys.stdin if args.file == "-" else Path(args.file).open()  # noqa: SIM115 - closed below
@@ -108,8 +108,8 @@ def cmd_produce(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from producers.generator import generate
-    from producers.producer import EventProducer
+    from zettaledger.producers.generator import generate
+    from zettaledger.producers.producer import EventProducer
 
     s = _settings()
     national = generate(size=args.size, seed=args.seed)
@@ -136,7 +136,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from streams.worker import run_worker
+    from zettaledger.streams.worker import run_worker
     from zettaledger.telemetry import configure, peak_rss_mb
 
     s = _settings()
@@ -158,7 +158,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_ledger_host(args: argparse.Namespace) -> int:
-    from sinks.host import serve
+    from zettaledger.sinks.host import serve
 
     s = _settings()
     if not s.clickhouse_dsn.startswith("chdb:"):
@@ -185,8 +185,8 @@ def cmd_ledger_host(args: argparse.Namespace) -> int:
 
 
 def cmd_rollups(args: argparse.Namespace) -> int:
-    from sinks import rollups
-    from sinks.client import connect
+    from zettaledger.sinks import rollups
+    from zettaledger.sinks.client import connect
 
     s = _settings()
     client = connect(s.clickhouse_dsn)
@@ -204,9 +204,9 @@ def _dates(text: str) -> list[dt.date]:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from sinks.client import connect
-    from sinks.queries import read_national_accounts
     from zettaledger.report import render
+    from zettaledger.sinks.client import connect
+    from zettaledger.sinks.queries import read_national_accounts
 
     s = _settings()
     accounts = read_national_accounts(connect(s.clickhouse_dsn), s.clickhouse_database)

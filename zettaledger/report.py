@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from sinks.queries import NationalAccounts
+from zettaledger.sinks.queries import NationalAccounts
 
 __all__ = ["NATIONAL_LIBRARY_DIGITAL_BYTES", "format_bytes", "growth_pct", "render"]
 

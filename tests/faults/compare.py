@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sinks.client import connect
 from tests.faults.truth import Cell, Truth
+from zettaledger.sinks.client import connect
 
 _CELL_SQL = {
     "volume": "SELECT day, source, region, sum(events), sum(bytes) FROM {db}.ledger WHERE kind='volume' GROUP BY day, source, region",
@@ -47,7 +47,7 @@ def read_ledger(dsn: str, database: str, topic: str) -> LedgerState:
         ]
         ((dups, rej),) = client.query(f"SELECT sum(duplicates), sum(rejected) FROM {db}.ledger WHERE kind='segment'").result_rows
         ((adj,),) = client.query(f"SELECT sum(events) FROM {db}.ledger WHERE adjustment = 1").result_rows
-        from sinks import rollups
+        from zettaledger.sinks import rollups
 
         return LedgerState(cells, segments, int(dups), int(rej), int(adj), rollups.check(client, database))
     finally:

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from producers.producer import EventProducer
-from producers.topics import ensure_topics
-from schemas import CollectionRun, DataCreated, DatasetRegistered, QualityGrade, Source, TokenUsage
-from schemas.models import Event
+from zettaledger.producers.producer import EventProducer
+from zettaledger.producers.topics import ensure_topics
+from zettaledger.schemas import CollectionRun, DataCreated, DatasetRegistered, QualityGrade, Source, TokenUsage
+from zettaledger.schemas.models import Event
 from zettaledger.settings import REPO_ROOT, Settings
 
 KAFKA_PORT = int(os.environ.get("ZL_TEST_KAFKA_PORT", "19092"))

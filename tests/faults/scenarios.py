@@ -19,14 +19,14 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
-from producers.producer import EventProducer
-from schemas import EventCodec
-from streams.worker import end_offsets
 from tests.faults import harness
 from tests.faults.compare import Comparison, compare, read_ledger, summary_line
 from tests.faults.harness import Scenario, fault_events
 from tests.faults.truth import Truth, count, read_topic
+from zettaledger.producers.producer import EventProducer
+from zettaledger.schemas import EventCodec
 from zettaledger.settings import REPO_ROOT
+from zettaledger.streams.worker import end_offsets
 
 LATEST_MS = 1_900_000_000_000
 

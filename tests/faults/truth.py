@@ -14,7 +14,7 @@ from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
-from schemas import BATCH_FIELD, EventRejected, ReferenceCodec, SchemaDecodeError, check
+from zettaledger.schemas import BATCH_FIELD, EventRejected, ReferenceCodec, SchemaDecodeError, check
 
 DAY_MS = 86_400_000
 Cell = tuple[Any, ...]

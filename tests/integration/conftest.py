@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from producers.topics import ensure_topics
+from zettaledger.producers.topics import ensure_topics
 from zettaledger.settings import REPO_ROOT, Settings
 
 pytestmark = pytest.mark.integration

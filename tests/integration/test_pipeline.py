@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-from producers.generator import generate
-from producers.producer import EventProducer
-from schemas import DataCreated, EventCodec, Source
-from sinks.client import Client
-from sinks.queries import NationalAccounts, read_national_accounts
 from tests.integration.conftest import Pipeline
+from zettaledger.producers.generator import generate
+from zettaledger.producers.producer import EventProducer
+from zettaledger.schemas import DataCreated, EventCodec, Source
+from zettaledger.sinks.client import Client
+from zettaledger.sinks.queries import NationalAccounts, read_national_accounts
 
 pytestmark = pytest.mark.integration
 

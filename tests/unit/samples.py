@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.models import BATCH_FIELD
+from zettaledger.schemas.models import BATCH_FIELD
 
 T_2025_01_01 = 1_735_689_600_000
 

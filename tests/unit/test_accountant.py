@@ -8,11 +8,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas import EventCodec
-from sinks.ledger import COLUMN_NAMES
-from streams.accountant import Accountant, FlushPlan, Message
-from streams.dedup import DedupWindow
 from tests.unit.samples import SAMPLES, T_2025_01_01, batch_of
+from zettaledger.schemas import EventCodec
+from zettaledger.sinks.ledger import COLUMN_NAMES
+from zettaledger.streams.accountant import Accountant, FlushPlan, Message
+from zettaledger.streams.dedup import DedupWindow
 
 CODEC = EventCodec()
 NOW_MS = 1_795_000_000_000

@@ -8,9 +8,9 @@ import json
 import fastavro
 import pytest
 
-from schemas import EventCodec, ReferenceCodec, SchemaDecodeError, SchemaRegistry, default_registry
-from schemas.registry import AVRO_DIR
 from tests.unit.samples import SAMPLES, batch_of
+from zettaledger.schemas import EventCodec, ReferenceCodec, SchemaDecodeError, SchemaRegistry, default_registry
+from zettaledger.schemas.registry import AVRO_DIR
 
 
 def test_fingerprints_match_fastavro_parsing_canonical_form() -> None:

@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from schemas import CollectionRun, DataCreated, DatasetRegistered, EventRejected, TokenUsage, check, default_registry
-from schemas.validation import EARLIEST_EVENT_MS
 from tests.unit.samples import SAMPLES
+from zettaledger.schemas import CollectionRun, DataCreated, DatasetRegistered, EventRejected, TokenUsage, check, default_registry
+from zettaledger.schemas.validation import EARLIEST_EVENT_MS
 
 LATEST = 1_800_000_000_000
 
@@ -49,7 +49,7 @@ def test_a_bad_field_is_rejected_by_name_with_its_value_and_reason(name: str, fi
 
 
 def test_a_model_encodes_to_the_avro_shape() -> None:
-    from schemas import EventCodec, Source
+    from zettaledger.schemas import EventCodec, Source
 
     event = DataCreated(SAMPLES["DataCreated"]["event_id"], 1_735_689_600_000, "p", Source.IOT, "CN-GD", "o", "d", 1, 2, ("x",))
     datum = EventCodec().decode(EventCodec().encode("DataCreated", event.to_avro())).datum

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sinks.ddl import bootstrap, migrations
-from sinks.ledger import COLUMNS
+from zettaledger.sinks.ddl import bootstrap, migrations
+from zettaledger.sinks.ledger import COLUMNS
 
 
 def test_no_sum_column_can_wrap_at_two_to_the_64() -> None:

@@ -7,7 +7,7 @@ import uuid
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.dedup import DedupWindow, Sighting, uuid_halves
+from zettaledger.streams.dedup import DedupWindow, Sighting, uuid_halves
 
 
 def test_a_resend_at_another_offset_is_a_duplicate() -> None:
@@ -44,9 +44,9 @@ def test_the_window_keeps_at_most_max_ids_dropping_the_oldest() -> None:
 
 
 def test_ids_counted_on_the_batch_fast_path_are_forgotten_oldest_first_too() -> None:
-    from schemas import EventCodec
-    from streams.accountant import Accountant, Message
     from tests.unit.samples import SAMPLES, batch_of
+    from zettaledger.schemas import EventCodec
+    from zettaledger.streams.accountant import Accountant, Message
 
     codec = EventCodec()
     window = DedupWindow(horizon_s=10**9, max_ids=2)
@@ -118,9 +118,9 @@ def test_the_window_answers_like_a_plain_dict_however_it_is_sealed(tied: bool, s
 
 
 def test_the_batch_fast_path_finds_resends_among_sealed_ids() -> None:
-    from schemas import EventCodec
-    from streams.accountant import Accountant, Message
     from tests.unit.samples import SAMPLES, batch_of
+    from zettaledger.schemas import EventCodec
+    from zettaledger.streams.accountant import Accountant, Message
 
     codec = EventCodec()
     window = DedupWindow(horizon_s=10**9, max_ids=100, seal_size=1)

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from producers import seed
-from producers.generator import MAX_EVENT_BYTES, Manifest, PipelineTotals, generate, split_exact
-from schemas.models import CollectionRun, DataCreated, DatasetRegistered, Event, QualityGrade, Source, TokenUsage
-from schemas.validation import check
+from zettaledger.producers import seed
+from zettaledger.producers.generator import MAX_EVENT_BYTES, Manifest, PipelineTotals, generate, split_exact
+from zettaledger.schemas.models import CollectionRun, DataCreated, DatasetRegistered, Event, QualityGrade, Source, TokenUsage
+from zettaledger.schemas.validation import check
 
 SMALL = 0.02
 LATEST_MS = int(datetime(2026, 11, 15, tzinfo=UTC).timestamp() * 1000)

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from schemas import EventCodec
-from sinks.client import Client
-from sinks.queries import lineage_summary, read_national_accounts
-from sinks.writer import LedgerConflict, LedgerWriter, migrate
-from streams.accountant import Accountant, Message
-from streams.dedup import DedupWindow
 from tests.unit.samples import SAMPLES, batch_of
+from zettaledger.schemas import EventCodec
+from zettaledger.sinks.client import Client
+from zettaledger.sinks.queries import lineage_summary, read_national_accounts
+from zettaledger.sinks.writer import LedgerConflict, LedgerWriter, migrate
+from zettaledger.streams.accountant import Accountant, Message
+from zettaledger.streams.dedup import DedupWindow
 
 CODEC = EventCodec()
 
@@ -103,7 +103,7 @@ def test_a_zombie_flush_overlapping_another_workers_offsets_is_refused(
 
 
 def test_rollups_agree_with_the_ledger_and_rebuild_from_it(open_chdb: Callable[[Path], Client], tmp_path: Path) -> None:
-    from sinks import rollups
+    from zettaledger.sinks import rollups
 
     w = writer(open_chdb, tmp_path)
     a = Accountant(CODEC, DedupWindow(3600, 1000))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.take import TakeLimit
+from zettaledger.streams.take import TakeLimit
 
 
 def test_the_first_take_is_small_until_a_size_is_known() -> None:
@@ -27,7 +27,7 @@ def test_the_count_setting_still_caps_it() -> None:
 
 
 def test_the_worker_reports_memory_along_the_stream() -> None:
-    from streams.ingest import RunStats
+    from zettaledger.streams.ingest import RunStats
 
     stats = RunStats()
     for step in range(1, 11):
