@@ -69,7 +69,9 @@ MODULES = _modules()
 
 
 def test_every_package_is_found() -> None:
-    assert {"zettaledger.errors", "zettaledger.cli", "zettaledger.schemas.codec", "zettaledger.streams.accountant"} <= set(MODULES)
+    assert {"zettaledger.errors", "zettaledger.cli", "zettaledger.schemas.codec", "zettaledger.streams.accountant"} <= set(
+        MODULES
+    )
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))
