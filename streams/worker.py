@@ -21,9 +21,10 @@ from kafka import KafkaConsumer, TopicPartition
 
 from zettaledger.settings import Settings
 from zettaledger.streams.app import build_app
-from zettaledger.streams.ingest import Ledger, RunStats, register_ingest
+from zettaledger.streams.ingest import Ingest, register_ingest
+from zettaledger.streams.run_stats import RunStats
 
-__all__ = ["end_offsets", "run_worker", "tune_gc"]
+__all__ = ["end_offsets", "quiet_retried_errors", "run_worker", "tune_gc"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,29 @@ def tune_gc() -> None:
     gc.set_threshold(100_000, 50, 100)
 
 
+class _RetriedByAiokafka(logging.Filter):
+    """Demote the coordinator errors aiokafka retries by itself to INFO.
+
+    On a healthy start the broker creates ``__consumer_offsets`` while the worker
+    already asks for its group coordinator, and aiokafka logs each retry as
+    ERROR (``GroupCoordinatorNotAvailableError``). Nothing needs doing about it;
+    a coordinator that never comes shows as a worker that stays unready.
+    """
+
+    _RETRIED = ("GroupCoordinatorNotAvailableError", "NotCoordinatorForGroupError", "CoordinatorLoadInProgressError")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and any(name in record.getMessage() for name in self._RETRIED):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            return logging.getLogger(record.name).isEnabledFor(logging.INFO)
+        return True
+
+
+def quiet_retried_errors() -> None:
+    """Show only what needs action at start-up (see ``_RetriedByAiokafka``)."""
+    logging.getLogger("aiokafka.consumer.group_coordinator").addFilter(_RetriedByAiokafka())
+
+
 def end_offsets(settings: Settings) -> dict[int, int]:
     """The next offset to be written, per partition of the events topic."""
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_servers, enable_auto_commit=False)
@@ -55,7 +79,7 @@ def end_offsets(settings: Settings) -> dict[int, int]:
 _EX_TEMPFAIL = 75
 
 
-def _add_stall_watchdog(app: faust.App, settings: Settings, ledger: Ledger) -> None:
+def _add_stall_watchdog(app: faust.App, settings: Settings, ingest: Ingest) -> None:
     """Exit when the worker is behind but has not flushed for ZL_STALL_TIMEOUT_S.
 
     After broker failures aiokafka's group coordination can wedge without an error
@@ -66,9 +90,9 @@ def _add_stall_watchdog(app: faust.App, settings: Settings, ledger: Ledger) -> N
 
     @app.timer(interval=max(settings.stall_timeout_s / 4, 1.0))  # type: ignore[untyped-decorator]
     async def stall_watchdog() -> None:
-        if not ledger.ready.is_set() or ledger.writing or time.monotonic() - ledger.last_progress < settings.stall_timeout_s:
+        if not ingest.ready.is_set() or ingest.waiting or time.monotonic() - ingest.last_progress < settings.stall_timeout_s:
             return  # waiting on ClickHouse is backpressure, not a stall
-        accountant = ledger.accountant
+        accountant = ingest.accountant
         assert accountant is not None
         try:
             ends = await asyncio.to_thread(end_offsets, settings)
@@ -84,48 +108,49 @@ def _add_stall_watchdog(app: faust.App, settings: Settings, ledger: Ledger) -> N
         if behind:
             log.critical(
                 "no flush for %.0fs while behind on partitions %s; exiting so a restart resumes from the ledger",
-                time.monotonic() - ledger.last_progress,
+                time.monotonic() - ingest.last_progress,
                 sorted(behind),
             )
             logging.shutdown()
             os._exit(_EX_TEMPFAIL)
 
 
-def _add_health(app: faust.App, ledger: Ledger) -> None:
+def _add_health(app: faust.App, ingest: Ingest) -> None:
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
-        accountant = ledger.accountant
+        accountant = ingest.accountant
         body = {
-            "status": "ok" if ledger.ready.is_set() else "starting",
+            "status": "ok" if ingest.ready.is_set() else "starting",
             "written_through": {f"{t}[{p}]": o for (t, p), o in sorted(accountant.watermarks.items())} if accountant else {},
             "dedup_window_ids": len(accountant.dedup) if accountant else 0,
         }
-        return web.json(body, status=200 if ledger.ready.is_set() else 503)
+        return web.json(body, status=200 if ingest.ready.is_set() else 503)
 
 
-def build_worker_app(settings: Settings) -> tuple[faust.App, Ledger]:
+def build_worker_app(settings: Settings) -> tuple[faust.App, Ingest]:
     app = build_app(settings)
-    ledger = Ledger(settings)
-    register_ingest(app, settings, ledger)
-    _add_stall_watchdog(app, settings, ledger)
+    ingest = Ingest(settings)
+    register_ingest(app, settings, ingest)
+    _add_stall_watchdog(app, settings, ingest)
     if settings.web_enabled:
-        _add_health(app, ledger)
-    return app, ledger
+        _add_health(app, ingest)
+    return app, ingest
 
 
 def run_worker(settings: Settings, until_caught_up: bool = False, poll_s: float = 0.5) -> RunStats:
     """Run until stopped (SIGTERM/SIGINT), or until caught up with the topic as it was at start."""
-    app, ledger = build_worker_app(settings)
+    app, ingest = build_worker_app(settings)
     tune_gc()
+    quiet_retried_errors()
     if until_caught_up:
         targets = {p: o - 1 for p, o in end_offsets(settings).items() if o > 0}
         log.info("will stop once the ledger holds offsets %s", targets)
 
         @app.task  # type: ignore[untyped-decorator]
         async def stop_when_caught_up() -> None:
-            await ledger.ready.wait()
+            await ingest.ready.wait()
             while True:
-                accountant = ledger.accountant
+                accountant = ingest.accountant
                 assert accountant is not None
                 behind = {p: o for p, o in targets.items() if accountant.written_through(settings.topic_events, p) < o}
                 if not behind:
@@ -140,4 +165,5 @@ def run_worker(settings: Settings, until_caught_up: bool = False, poll_s: float 
     except SystemExit as exc:
         if exc.code not in (0, None):
             raise
-    return ledger.stats
+    ingest.stats.injected = dict(ingest.failpoints.injected)
+    return ingest.stats

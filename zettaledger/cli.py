@@ -26,14 +26,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from zettaledger import failpoints
 from zettaledger.errors import ZettaledgerError
 from zettaledger.settings import Settings
 
 __all__ = ["main"]
-
-log = logging.getLogger("zettaledger")
-
 
 def _settings() -> Settings:
     return Settings.from_env()
@@ -149,7 +145,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
         **stats.summary(),
         "seconds": round(elapsed, 3),
         "rss_peak_mb": round(rss_peak_mb, 1),
-        "injected": failpoints.active().injected,
     }
     print("ZL-WORKER-STATS " + json.dumps(summary), file=sys.stderr)
     if args.until_caught_up:
@@ -289,8 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("zettaledger").setLevel(logging.INFO)
     try:
+        # One setting for every module: they all log under the zettaledger namespace.
+        logging.getLogger("zettaledger").setLevel(_settings().log_level.upper())
         return int(args.fn(args))
     except ZettaledgerError as exc:
         print(f"zl {args.command}: {exc}", file=sys.stderr)

@@ -1,0 +1,232 @@
+"""From a take of Kafka messages to a durable flush, without Faust.
+
+The agent hands a take over (``Flusher.flush_take``) and acks it when that
+returns, so everything here happens before Kafka may commit an offset:
+
+1. **Slices.** A take is cut into slices of at most ``flush_max_bytes`` of
+   payload, which bounds memory however large the take.
+2. **Pipelining.** The next slice is planned (Python, this thread) while the
+   previous one is written (chDB or the network, which release the GIL). The
+   plan sees the unwritten slice's effects through ``account(after=...)``; if
+   that slice had to be re-planned, the next one is planned again. Writes stay
+   one at a time, in offset order.
+3. **Persisting a slice:** dead letters first, confirmed by the broker; then the
+   ledger write, retried with backoff while the failure is retryable; then
+   ``Accountant.committed``, the only place planned state is applied.
+4. **Ambiguous writes.** Before a retry, the flusher asks the ledger whether it
+   already holds the slice (a timeout after success); if so it is not resent.
+5. **Conflicts.** If the ledger refuses a slice because another worker wrote
+   some of its offsets (this one lost the partition for a while), the flusher
+   adopts the ledger's watermarks and re-plans only what is missing.
+
+A failure that is not retryable propagates: the caller must stop without acking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol, TypeVar
+
+from zettaledger.sinks.client import SinkError
+from zettaledger.sinks.store import LedgerStore
+from zettaledger.sinks.writer import LedgerConflict
+from zettaledger.streams.accountant import Accountant, DeadLetter, FlushPlan, Message
+from zettaledger.streams.run_stats import RunStats
+from zettaledger.telemetry import instruments, tracer
+
+__all__ = ["Blocking", "DeadLetterError", "DeadLetterSink", "Flusher", "slices"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class DeadLetterError(Exception):
+    """The dead-letter topic did not confirm a send; ``retryable`` says whether trying again can help."""
+
+    def __init__(self, message: str, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class DeadLetterSink(Protocol):
+    async def send(self, letters: Sequence[DeadLetter]) -> None:
+        """Return once the broker has confirmed every letter; raise ``DeadLetterError`` otherwise."""
+        ...
+
+
+class Blocking:
+    """Runs blocking store calls on one thread of their own: chDB is not async, and one connection is used serially."""
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zl-clickhouse")
+
+    async def __call__(self, fn: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False)
+
+
+def slices(messages: Sequence[Message], sizes: Sequence[int], max_bytes: int) -> Iterator[list[Message]]:
+    """Consecutive runs of ``messages`` holding at most about ``max_bytes`` of payload each (never empty)."""
+    chunk: list[Message] = []
+    size = 0
+    for message, message_size in zip(messages, sizes, strict=True):
+        chunk.append(message)
+        size += message_size
+        if size >= max_bytes:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+class Flusher:
+    """Owns a take from the moment Faust hands it over until it may be acked."""
+
+    def __init__(
+        self,
+        accountant: Accountant,
+        store: LedgerStore,
+        dead_letters: DeadLetterSink,
+        *,
+        flush_max_bytes: int,
+        blocking: Callable[..., Awaitable[object]] | None = None,
+        stats: RunStats | None = None,
+        max_backoff_s: float = 10.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.accountant = accountant
+        self.store = store
+        self.dead_letters = dead_letters
+        self.flush_max_bytes = flush_max_bytes
+        self._blocking = blocking or Blocking()
+        self.stats = stats or RunStats()
+        self._max_backoff_s = max_backoff_s
+        self._sleep = sleep
+        self.last_progress = time.monotonic()  # the last slice written, or the start
+        self.waiting = False  # on ClickHouse or the dead-letter topic: backpressure, not a stall
+
+    async def flush_take(self, messages: Sequence[Message], sizes: Sequence[int]) -> None:
+        """Persist a take; returns when all of it is durable (then it may be acked), raises when it cannot be."""
+        writing: asyncio.Future[FlushPlan] | None = None
+        written_after: FlushPlan | None = None  # the plan the slice being written was planned from
+        try:
+            for chunk in slices(messages, sizes, self.flush_max_bytes):
+                plan = self._account(chunk, after=written_after)
+                if writing is not None:
+                    if await writing is not written_after:
+                        plan = self._account(chunk)  # the previous slice was re-planned: plan on what it committed
+                written_after = plan
+                writing = asyncio.ensure_future(self._persist(chunk, plan))
+            if writing is not None:
+                await writing
+        finally:
+            if writing is not None and not writing.done():
+                await asyncio.wait([writing])
+
+    def _account(self, chunk: Sequence[Message], after: FlushPlan | None = None) -> FlushPlan:
+        with tracer().start_as_current_span("zl.account", attributes={"zl.messages": len(chunk)}):
+            return self.accountant.account(chunk, after=after)
+
+    async def _persist(self, chunk: Sequence[Message], plan: FlushPlan) -> FlushPlan:
+        """Write one slice; returns the plan that was committed (a re-planned one after a conflict)."""
+        with tracer().start_as_current_span("zl.flush", attributes={"zl.messages": len(chunk)}):
+            while True:
+                await self._send_dead_letters(plan)
+                if plan.empty:
+                    break
+                try:
+                    await self._write(plan)
+                except LedgerConflict as conflict:
+                    if await self._stored_already(plan):  # our own earlier attempt, or another worker's, holds it all
+                        break
+                    self.stats.conflicts += 1
+                    log.warning("%s; counting only the offsets after them", conflict)
+                    self.accountant.catch_up(conflict.watermarks)
+                    plan = self._account(chunk)
+                    continue
+                break
+            if not plan.empty:
+                self.accountant.committed(plan)
+        self._record(plan)
+        return plan
+
+    async def _send_dead_letters(self, plan: FlushPlan) -> None:
+        """Dead letters are durable in Kafka before the ledger says their offsets are done."""
+        if not plan.dead_letters:
+            return
+        backoff = 0.2
+        with tracer().start_as_current_span("zl.dead_letter", attributes={"zl.events": len(plan.dead_letters)}):
+            while True:
+                self.waiting = True
+                try:
+                    await self.dead_letters.send(plan.dead_letters)
+                    return
+                except DeadLetterError as exc:
+                    if not exc.retryable:
+                        raise
+                    self.stats.dead_letter_retries += 1
+                    log.warning("%s; retrying %d dead letters in %.1fs", exc, len(plan.dead_letters), backoff)
+                    await self._sleep(backoff)
+                    backoff = min(backoff * 2, self._max_backoff_s)
+                finally:
+                    self.waiting = False
+                    self.last_progress = time.monotonic()
+
+    async def _write(self, plan: FlushPlan) -> None:
+        """Write ``plan``'s flush; retries retryable failures with backoff and never gives up on them."""
+        metrics = instruments()
+        backoff = 0.2
+        self.waiting = True
+        try:
+            while True:
+                started = time.perf_counter()
+                try:
+                    with tracer().start_as_current_span("zl.insert", attributes={"zl.rows": len(plan.flush.rows)}):
+                        await self._blocking(self.store.write, plan.flush)
+                    metrics.flush_seconds.record(time.perf_counter() - started)
+                    return
+                except SinkError as exc:
+                    if isinstance(exc, LedgerConflict) or not exc.retryable:
+                        raise
+                    metrics.flush_retries.add(1)
+                    self.stats.write_retries += 1
+                    if await self._stored_already(plan):
+                        # The insert succeeded but its acknowledgement was lost; writing again
+                        # would be deduplicated by the token anyway, but need not be sent.
+                        self.stats.ambiguous_writes_found_stored += 1
+                        log.warning("flush %s was stored despite %s", plan.flush.token, exc)
+                        return
+                    log.warning("%s; retrying flush %s in %.1fs", exc, plan.flush.token, backoff)
+                    await self._sleep(backoff)
+                    backoff = min(backoff * 2, self._max_backoff_s)
+        finally:
+            self.waiting = False
+            self.last_progress = time.monotonic()
+
+    async def _stored_already(self, plan: FlushPlan) -> bool:
+        try:
+            return bool(await self._blocking(self.store.holds, plan.watermarks))
+        except SinkError:
+            return False  # still unreachable: the write is retried later
+
+    def _record(self, plan: FlushPlan) -> None:
+        stats, run, metrics = plan.stats, self.stats, instruments()
+        self.last_progress = run.last_flush_at = time.monotonic()
+        run.flushes += 1
+        run.events += stats.events
+        run.duplicates += stats.duplicates
+        run.dead_letters += stats.rejected
+        run.late += stats.late
+        run.replayed_messages += stats.replayed_messages
+        metrics.events.add(stats.events)
+        metrics.bytes.add(stats.bytes)
+        metrics.duplicates.add(stats.duplicates)
+        metrics.dead_letters.add(stats.rejected)
+        metrics.flushes.add(1)
+        run.sample_rss()

@@ -1,0 +1,61 @@
+"""What one worker process did, printed as one JSON line when it stops (the fault suite and the bench read it)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from zettaledger.telemetry import current_rss_mb
+
+__all__ = ["RunStats"]
+
+_MAX_LATENCY_SAMPLES = 100_000  # a sample is enough for percentiles; memory stays flat
+_MAX_RSS_SAMPLES = 2_000
+
+
+@dataclass
+class RunStats:
+    flushes: int = 0
+    events: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+    late: int = 0
+    replayed_messages: int = 0
+    write_retries: int = 0
+    dead_letter_retries: int = 0
+    conflicts: int = 0  # flushes re-planned because another worker had written their offsets
+    ambiguous_writes_found_stored: int = 0
+    injected: dict[str, int] = field(default_factory=dict)  # failpoints that fired (the fault suite's)
+    first_batch_at: float = 0.0  # monotonic seconds: busy time is last_flush_at - first_batch_at
+    last_flush_at: float = 0.0
+    latencies_ms: list[int] = field(default_factory=list, repr=False)  # produced (Kafka timestamp) -> written
+    # (events counted so far, RSS in MB) after each flush, thinned to stay small:
+    # shows whether memory grows with the stream or levels off.
+    rss_samples: list[tuple[int, float]] = field(default_factory=list, repr=False)
+
+    def sample_rss(self) -> None:
+        self.rss_samples.append((self.events, round(current_rss_mb(), 1)))
+        if len(self.rss_samples) >= _MAX_RSS_SAMPLES:
+            del self.rss_samples[::2]
+
+    def sample_latency(self, written_ms: int, produced_ms: Sequence[int]) -> None:
+        if len(self.latencies_ms) < _MAX_LATENCY_SAMPLES:
+            self.latencies_ms.extend(written_ms - t for t in produced_ms[:1000] if t)
+
+    def summary(self) -> dict[str, Any]:
+        hidden = ("latencies_ms", "first_batch_at", "last_flush_at", "rss_samples")
+        out = {k: v for k, v in dataclasses.asdict(self).items() if k not in hidden}
+        out["busy_seconds"] = round(max(self.last_flush_at - self.first_batch_at, 0.0), 3)
+        if self.latencies_ms:
+            ordered = sorted(self.latencies_ms)
+            out["latency_p50_ms"] = ordered[len(ordered) // 2]
+            out["latency_p99_ms"] = ordered[min(len(ordered) - 1, len(ordered) * 99 // 100)]
+        if self.rss_samples and self.events:
+            # RSS after a tenth, a quarter, half, three quarters and all of the events: level when memory is flat.
+            out["rss_mb_along_stream"] = {
+                f"{share:.0%}": next(rss for n, rss in self.rss_samples if n >= share * self.events)
+                for share in (0.1, 0.25, 0.5, 0.75, 1.0)
+            }
+        return out

@@ -1,0 +1,40 @@
+"""The ingest agent on Faust's own test harness (``test_context``): messages in, one durable flush out.
+
+No broker and no ClickHouse: the agent reads from an in-memory channel and writes
+to the in-memory ledger of the flusher's tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import faust
+
+from tests.unit.test_flush import TOPIC, MemoryLedger, created
+from zettaledger.failpoints import Failpoints
+from zettaledger.settings import Settings
+from zettaledger.streams.ingest import Ingest, register_ingest
+
+
+async def _ingest_through_the_agent(values: list[bytes]) -> tuple[MemoryLedger, Ingest]:
+    settings = Settings.from_env({}, topic_events=TOPIC, batch_within_s=0.05, web_enabled=False)
+    app = faust.App("zl-agent-test", broker="memory://", store="memory://", autodiscover=False)
+    ledger = MemoryLedger()
+    state = Ingest(settings, Failpoints.parse(""), store=ledger)
+    agent = register_ingest(app, settings, state)
+    async with agent.test_context() as context:
+        for value in values:
+            await context.put(value, key=b"k", partition=0, wait=False)
+        deadline = time.monotonic() + 10
+        while state.stats.events < len(values) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+    return ledger, state
+
+
+def test_the_agent_hands_a_take_to_the_flusher_and_the_ledger_counts_it_once() -> None:
+    values = [created(b) for b in (1, 10, 100)]
+    ledger, state = asyncio.run(_ingest_through_the_agent(values))
+    assert ledger.counted() == 111
+    assert state.stats.events == 3
+    assert state.accountant is not None and state.accountant.written_through(TOPIC, 0) == 2

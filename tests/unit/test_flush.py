@@ -1,0 +1,239 @@
+"""The Flusher without Faust or ClickHouse: slice order, retries, ambiguous writes, conflicts, dead letters.
+
+The store and the dead-letter sink are in-memory fakes; the Accountant is the real one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import Any
+
+import pytest
+
+from tests.unit.samples import SAMPLES
+from zettaledger.schemas import EventCodec
+from zettaledger.sinks.client import SinkError, SinkUnavailable
+from zettaledger.sinks.ledger import COLUMN_NAMES, Flush
+from zettaledger.sinks.writer import LedgerConflict, SeenEvent
+from zettaledger.streams.accountant import Accountant, DeadLetter, Message
+from zettaledger.streams.dedup import DedupWindow
+from zettaledger.streams.flush import DeadLetterError, Flusher, slices
+
+CODEC = EventCodec()
+NOW_MS = 1_795_000_000_000
+TOPIC = "zl.events"
+
+
+class MemoryLedger:
+    """A ledger store that keeps flushes in a list and refuses overlapping offsets, as the real one does."""
+
+    def __init__(self) -> None:
+        self.flushes: list[Flush] = []
+        self.failures: list[SinkError] = []  # raised by the next writes, before anything is stored
+        self.lose_acks = 0  # the next writes are stored, then fail as a timeout would
+        self.log: list[str] = []
+
+    def held(self) -> dict[tuple[str, int], int]:
+        marks: dict[tuple[str, int], int] = {}
+        for flush in self.flushes:
+            for row in flush.rows:
+                r = dict(zip(COLUMN_NAMES, row, strict=True))
+                if r["kind"] == "segment":
+                    tp = (r["topic"], r["kafka_partition"])
+                    marks[tp] = max(marks.get(tp, -1), r["offset_to"])
+        return marks
+
+    def write(self, flush: Flush) -> None:
+        self.log.append(f"write {sorted(flush.starts.values())}")
+        if self.failures:
+            raise self.failures.pop(0)
+        held = self.held()
+        if any(held.get(tp, -1) >= start for tp, start in flush.starts.items()):
+            raise LedgerConflict(held)
+        self.flushes.append(flush)
+        if self.lose_acks:
+            self.lose_acks -= 1
+            raise SinkUnavailable("timed out waiting for the acknowledgement", retryable=True)
+
+    def holds(self, marks: dict[tuple[str, int], int]) -> bool:
+        held = self.held()
+        return all(held.get(tp, -1) >= offset for tp, offset in marks.items())
+
+    def setup(self, cluster: str | None = None, dedup_horizon_hours: int = 24) -> None: ...
+    def watermarks(self, topic: str) -> dict[int, int]:
+        return {p: o for (t, p), o in self.held().items() if t == topic}
+
+    def stream_times(self, topic: str) -> dict[int, int]:
+        return {}
+
+    def seen_since(self, topic: str, since_s: int) -> Iterator[SeenEvent]:
+        return iter(())
+
+    def counted(self, column: str = "bytes") -> int:
+        return sum(
+            dict(zip(COLUMN_NAMES, row, strict=True))[column]
+            for flush in self.flushes
+            for row in flush.rows
+            if row[0] == "volume"
+        )
+
+
+class MemoryDeadLetters:
+    def __init__(self, ledger: MemoryLedger) -> None:
+        self.sent: list[DeadLetter] = []
+        self.failures: list[DeadLetterError] = []
+        self.ledger = ledger
+
+    async def send(self, letters: Sequence[DeadLetter]) -> None:
+        self.ledger.log.append(f"dead letters {len(letters)}")
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.extend(letters)
+
+
+async def _now(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)  # the fakes do not block: no thread needed
+
+
+async def _no_sleep(_: float) -> None:
+    await asyncio.sleep(0)
+
+
+def flusher(ledger: MemoryLedger, dead: MemoryDeadLetters | None = None, flush_max_bytes: int = 1 << 20) -> Flusher:
+    accountant = Accountant(CODEC, DedupWindow(86_400, 1_000_000), clock_ms=lambda: NOW_MS)
+    blocking: Callable[..., Awaitable[object]] = _now
+    return Flusher(
+        accountant,
+        ledger,
+        dead or MemoryDeadLetters(ledger),
+        flush_max_bytes=flush_max_bytes,
+        blocking=blocking,
+        sleep=_no_sleep,
+    )
+
+
+def created(bytes_: int, event_id: str | None = None, **changes: Any) -> bytes:
+    datum = {**SAMPLES["DataCreated"], "event_id": event_id or str(uuid.uuid4()), "bytes": bytes_, **changes}
+    return CODEC.encode("DataCreated", datum)
+
+
+def take(values: Sequence[bytes], first_offset: int = 0, partition: int = 0) -> tuple[list[Message], list[int]]:
+    messages = [Message(TOPIC, partition, first_offset + i, v) for i, v in enumerate(values)]
+    return messages, [len(v) for v in values]
+
+
+def run(coro: Awaitable[None]) -> None:
+    asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def test_slices_hold_at_most_the_byte_limit_and_keep_offset_order() -> None:
+    messages, sizes = take([created(1) for _ in range(10)])
+    cut = list(slices(messages, sizes, max_bytes=3 * sizes[0]))
+    assert [len(c) for c in cut] == [3, 3, 3, 1]
+    assert [m.offset for c in cut for m in c] == list(range(10))
+
+
+def test_a_take_is_written_slice_by_slice_in_offset_order_and_counted_once() -> None:
+    ledger = MemoryLedger()
+    f = flusher(ledger, flush_max_bytes=1)  # one message a slice
+    messages, sizes = take([created(b) for b in (1, 2, 3, 4)])
+    run(f.flush_take(messages, sizes))
+    assert ledger.log == [f"write {[o]}" for o in range(4)]
+    assert ledger.counted() == 10
+    assert f.accountant.written_through(TOPIC, 0) == 3
+    assert f.stats.flushes == 4 and f.stats.events == 4
+
+
+def test_a_resend_in_the_next_slice_is_dropped_while_the_first_is_still_being_written() -> None:
+    ledger = MemoryLedger()
+    f = flusher(ledger, flush_max_bytes=1)
+    resent = str(uuid.uuid4())
+    messages, sizes = take([created(5, resent), created(5, resent), created(7)])
+    run(f.flush_take(messages, sizes))
+    assert ledger.counted() == 12
+    assert f.stats.duplicates == 1
+
+
+def test_a_retryable_failure_is_retried_and_written_once() -> None:
+    ledger = MemoryLedger()
+    ledger.failures = [SinkUnavailable("ClickHouse is away", retryable=True), SinkUnavailable("still away", retryable=True)]
+    f = flusher(ledger)
+    run(f.flush_take(*take([created(9)])))
+    assert len(ledger.flushes) == 1 and ledger.counted() == 9
+    assert f.stats.write_retries == 2
+
+
+def test_an_ambiguous_write_that_was_stored_is_not_sent_again() -> None:
+    ledger = MemoryLedger()
+    ledger.lose_acks = 1
+    f = flusher(ledger)
+    run(f.flush_take(*take([created(9)])))
+    assert ledger.log == ["write [0]"]  # stored once, the retry found it stored
+    assert f.stats.ambiguous_writes_found_stored == 1
+    assert f.accountant.written_through(TOPIC, 0) == 0
+
+
+def test_a_fatal_failure_propagates_and_nothing_is_committed() -> None:
+    ledger = MemoryLedger()
+    ledger.failures = [SinkError("syntax error", retryable=False)]
+    f = flusher(ledger)
+    with pytest.raises(SinkError, match="syntax error"):
+        run(f.flush_take(*take([created(9)])))
+    assert ledger.flushes == []
+    assert f.accountant.written_through(TOPIC, 0) == -1
+
+
+def test_offsets_another_worker_wrote_are_skipped_and_only_the_rest_is_counted() -> None:
+    ledger = MemoryLedger()
+    other = flusher(ledger)  # the worker that held the partition while this one was frozen
+    run(other.flush_take(*take([created(b) for b in (1, 2, 3)])))
+    zombie = flusher(ledger)  # believes the ledger holds nothing of partition 0
+    run(zombie.flush_take(*take([created(b) for b in (1, 2, 3, 40, 50)])))
+    assert ledger.counted() == 96  # 1 + 2 + 3 once, then 40 + 50
+    assert zombie.stats.conflicts == 1
+    assert zombie.stats.events == 2
+    assert ledger.log[-2:] == ["write [0]", "write [3]"]  # refused, then re-planned from offset 3
+
+
+def test_a_conflict_on_a_slice_re_plans_the_next_slice_too() -> None:
+    ledger = MemoryLedger()
+    run(flusher(ledger).flush_take(*take([created(1)])))  # another worker wrote offset 0
+    values = [created(1), created(2), created(4), created(8)]
+    zombie = flusher(ledger, flush_max_bytes=2 * len(values[0]))  # slices [0, 1] and [2, 3]
+    planned: list[tuple[list[int], bool]] = []
+    account = zombie.accountant.account
+
+    def spy(messages: Sequence[Message], after: Any = None) -> Any:
+        planned.append(([m.offset for m in messages], after is not None))
+        return account(messages, after=after)
+
+    zombie.accountant.account = spy  # type: ignore[method-assign]
+    run(zombie.flush_take(*take(values)))
+    assert ledger.counted() == 1 + 2 + 4 + 8
+    assert zombie.stats.conflicts == 1
+    # slice 2 was planned on slice 1's first plan, which the conflict replaced: planned again on what was committed
+    assert planned == [([0, 1], False), ([2, 3], True), ([0, 1], False), ([2, 3], False)]
+
+
+def test_dead_letters_are_confirmed_before_the_ledger_write_and_retried_when_the_broker_refuses() -> None:
+    ledger = MemoryLedger()
+    dead = MemoryDeadLetters(ledger)
+    dead.failures = [DeadLetterError("broker away", retryable=True)]
+    f = flusher(ledger, dead)
+    run(f.flush_take(*take([created(-7), created(3)])))
+    assert ledger.log == ["dead letters 1", "dead letters 1", "write [0]"]
+    assert [(d.field, d.offset) for d in dead.sent] == [("bytes", 0)]
+    assert f.stats.dead_letter_retries == 1 and f.stats.dead_letters == 1
+    assert ledger.counted() == 3
+
+
+def test_a_dead_letter_the_broker_will_never_take_stops_the_flush_before_the_ledger_write() -> None:
+    ledger = MemoryLedger()
+    dead = MemoryDeadLetters(ledger)
+    dead.failures = [DeadLetterError("message too large", retryable=False)]
+    f = flusher(ledger, dead)
+    with pytest.raises(DeadLetterError):
+        run(f.flush_take(*take([created(-7), created(3)])))
+    assert ledger.flushes == [] and f.accountant.written_through(TOPIC, 0) == -1
