@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol, TypeVar
@@ -227,6 +228,7 @@ class Flusher:
         metrics.events.add(stats.events)
         metrics.bytes.add(stats.bytes)
         metrics.duplicates.add(stats.duplicates)
-        metrics.dead_letters.add(stats.rejected)
+        for code, n in Counter(dl.error for dl in plan.dead_letters).items():
+            metrics.dead_letters.add(n, {"code": code})
         metrics.flushes.add(1)
         run.sample_rss()

@@ -51,7 +51,7 @@ class TopicDeadLetters:
             ]
             await self._app.producer.flush()
             await asyncio.gather(*pending)  # each resolves to the broker's acknowledgement, or raises
-        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, KafkaError, OSError) as exc:
             retryable = bool(getattr(exc, "retriable", False)) or isinstance(
                 exc, (KafkaTimeoutError, KafkaConnectionError, OSError, asyncio.TimeoutError)
             )

@@ -23,6 +23,7 @@ from zettaledger.settings import Settings
 from zettaledger.streams.app import build_app
 from zettaledger.streams.ingest import Ingest, register_ingest
 from zettaledger.streams.run_stats import RunStats
+from zettaledger.telemetry import WorkerGauges, current_rss_mb, observe_worker
 
 __all__ = ["end_offsets", "quiet_retried_errors", "run_worker", "tune_gc"]
 
@@ -116,6 +117,17 @@ def _add_stall_watchdog(app: faust.App, settings: Settings, ingest: Ingest) -> N
 
 
 def _add_health(app: faust.App, ingest: Ingest) -> None:
+    """``/livez``: the event loop answers. ``/readyz``: the ledger is open and the agent consumes. ``/healthz``: detail."""
+
+    @app.page("/livez")
+    async def livez(web: Any, request: Any) -> Any:
+        return web.json({"status": "alive"})
+
+    @app.page("/readyz")
+    async def readyz(web: Any, request: Any) -> Any:
+        ready = ingest.ready.is_set()
+        return web.json({"status": "ready" if ready else "starting"}, status=200 if ready else 503)
+
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
         accountant = ingest.accountant
@@ -127,6 +139,28 @@ def _add_health(app: faust.App, ingest: Ingest) -> None:
         return web.json(body, status=200 if ingest.ready.is_set() else 503)
 
 
+def _gauges(app: faust.App, settings: Settings, ingest: Ingest) -> WorkerGauges:
+    """A snapshot for the exported gauges: from memory only (the consumer's high-water marks, the accountant)."""
+    accountant = ingest.accountant
+    if accountant is None:
+        return WorkerGauges(flush_age_s=time.monotonic() - ingest.last_progress)
+    topic = settings.topic_events
+    lag = {}
+    for tp in app.consumer.assignment():
+        if tp.topic == topic:
+            highwater = app.consumer.highwater(tp)
+            if highwater is not None:
+                lag[tp.partition] = max(int(highwater) - 1 - accountant.written_through(topic, tp.partition), 0)
+    return WorkerGauges(
+        lag=lag,
+        stream_time_s={p: ms / 1000 for (t, p), ms in accountant.stream_times.items() if t == topic},
+        flush_age_s=time.monotonic() - ingest.last_progress,
+        dedup_window_ids=len(accountant.dedup),
+        dedup_horizon_s=settings.dedup_horizon_hours * 3600,
+        rss_bytes=int(current_rss_mb() * 2**20),
+    )
+
+
 def build_worker_app(settings: Settings) -> tuple[faust.App, Ingest]:
     app = build_app(settings)
     ingest = Ingest(settings)
@@ -134,6 +168,7 @@ def build_worker_app(settings: Settings) -> tuple[faust.App, Ingest]:
     _add_stall_watchdog(app, settings, ingest)
     if settings.web_enabled:
         _add_health(app, ingest)
+    observe_worker(lambda: _gauges(app, settings, ingest))
     return app, ingest
 
 

@@ -31,6 +31,7 @@ from zettaledger.settings import Settings
 
 __all__ = ["main"]
 
+
 def _settings() -> Settings:
     return Settings.from_env()
 

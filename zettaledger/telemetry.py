@@ -9,11 +9,21 @@ prints, ``none`` (default) leaves the no-op providers in place.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 from opentelemetry import metrics, trace
 
-__all__ = ["Instruments", "configure", "current_rss_mb", "instruments", "peak_rss_mb", "tracer"]
+__all__ = [
+    "Instruments",
+    "WorkerGauges",
+    "configure",
+    "current_rss_mb",
+    "instruments",
+    "observe_worker",
+    "peak_rss_mb",
+    "tracer",
+]
 
 _SCOPE = "zettaledger"
 
@@ -50,6 +60,45 @@ def instruments() -> Instruments:
             flush_seconds=meter.create_histogram("zl.flush.duration", unit="s", description="Time to persist one flush"),
         )
     return _INSTRUMENTS
+
+
+@dataclass(frozen=True)
+class WorkerGauges:
+    """What the worker's gauges read at each export: a snapshot, taken by a callback the worker gives."""
+
+    lag: dict[int, int] = field(default_factory=dict)  # partition -> messages between the ledger's watermark and the end
+    stream_time_s: dict[int, float] = field(default_factory=dict)  # partition -> latest event time seen
+    flush_age_s: float = 0.0
+    dedup_window_ids: int = 0
+    dedup_horizon_s: int = 0
+    rss_bytes: int = 0
+
+
+def observe_worker(read: Callable[[], WorkerGauges]) -> None:
+    """Register the worker's gauges; each export calls ``read`` once per gauge (it must be cheap)."""
+    meter = metrics.get_meter(_SCOPE)
+
+    def gauge(name: str, unit: str, description: str, values: Callable[[WorkerGauges], Iterable[metrics.Observation]]) -> None:
+        meter.create_observable_gauge(name, callbacks=[lambda _options: list(values(read()))], unit=unit, description=description)
+
+    gauge(
+        "zl.partition.lag",
+        "{message}",
+        "Messages on an assigned partition that the ledger does not hold yet",
+        lambda g: (metrics.Observation(n, {"partition": p}) for p, n in g.lag.items()),
+    )
+    gauge(
+        "zl.stream.time",
+        "s",
+        "Latest event time seen on a partition (lateness is measured against it)",
+        lambda g: (metrics.Observation(t, {"partition": p}) for p, t in g.stream_time_s.items()),
+    )
+    gauge("zl.flush.age", "s", "Seconds since the last flush was written", lambda g: [metrics.Observation(g.flush_age_s)])
+    gauge(
+        "zl.dedup.window.ids", "{id}", "Event ids held by the resend filter", lambda g: [metrics.Observation(g.dedup_window_ids)]
+    )
+    gauge("zl.dedup.horizon", "s", "The resend filter's horizon", lambda g: [metrics.Observation(g.dedup_horizon_s)])
+    gauge("zl.process.rss", "By", "Resident memory of the worker", lambda g: [metrics.Observation(g.rss_bytes)])
 
 
 def tracer() -> trace.Tracer:
