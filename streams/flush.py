@@ -119,9 +119,8 @@ class Flusher:
         try:
             for chunk in slices(messages, sizes, self.flush_max_bytes):
                 plan = self._account(chunk, after=written_after)
-                if writing is not None:
-                    if await writing is not written_after:
-                        plan = self._account(chunk)  # the previous slice was re-planned: plan on what it committed
+                if writing is not None and await writing is not written_after:
+                    plan = self._account(chunk)  # the previous slice was re-planned: plan on what it committed
                 written_after = plan
                 writing = asyncio.ensure_future(self._persist(chunk, plan))
             if writing is not None:
