@@ -19,14 +19,45 @@ from urllib.parse import urlparse
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
-from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, OperationalError
+from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, Error, OperationalError
 
 from zettaledger.errors import ZettaledgerError
 
-__all__ = ["Client", "SinkError", "SinkUnavailable", "chdb_path", "connect", "is_retryable"]
+__all__ = [
+    "RETRYABLE_ERRORS",
+    "Client",
+    "SinkError",
+    "SinkUnavailable",
+    "chdb_path",
+    "connect",
+    "error_code",
+    "execute",
+    "is_retryable",
+    "mark_owner",
+    "wrap",
+]
 
-# ClickHouse error codes that a retry can cure (the server was busy or away).
-_RETRYABLE_CODES = frozenset({159, 164, 202, 203, 209, 210, 241, 242, 252, 319, 425, 999, 1000})
+# ClickHouse errors that a retry can cure (the server was busy, away or read-only for a while),
+# by name as ClickHouse reports it, with its number (src/Common/ErrorCodes.cpp; a unit
+# test checks each pair against the engine's own errorCodeToName).
+RETRYABLE_ERRORS: dict[str, int] = {
+    "TIMEOUT_EXCEEDED": 159,
+    "READONLY": 164,
+    "TOO_MANY_SIMULTANEOUS_QUERIES": 202,
+    "NO_FREE_CONNECTION": 203,
+    "SOCKET_TIMEOUT": 209,
+    "NETWORK_ERROR": 210,
+    "MEMORY_LIMIT_EXCEEDED": 241,
+    "TABLE_IS_READ_ONLY": 242,
+    "TOO_MANY_PARTS": 252,
+    "UNKNOWN_STATUS_OF_INSERT": 319,
+    "SYSTEM_ERROR": 425,
+    "KEEPER_EXCEPTION": 999,
+    "POCO_EXCEPTION": 1000,
+}
+_RETRYABLE_CODES = frozenset(RETRYABLE_ERRORS.values())
+# Faults of the connection itself: retryable whatever they carry.
+_UNAVAILABLE = (OperationalError, ConnectionError, TimeoutError)
 
 
 class SinkError(ZettaledgerError):
@@ -42,36 +73,45 @@ class SinkUnavailable(SinkError):
     """ClickHouse cannot be reached or opened right now; retry later."""
 
 
-def _code_of(exc: BaseException) -> int | None:
-    code = getattr(exc, "code", None)
-    if isinstance(code, int):
-        return code
-    text = str(exc)
-    marker = "Code: "
-    if marker in text:
-        digits = text.split(marker, 1)[1].split(".", 1)[0].strip()
-        if digits.isdigit():
-            return int(digits)
-    return None
+def error_code(exc: BaseException) -> int | None:
+    """ClickHouse's error number, from the driver's typed ``code``.
+
+    clickhouse-connect sets ``code`` (and ``name``) on its errors for both the HTTP
+    server and chDB. Some errors genuinely carry none: transport faults, chDB's
+    engine failing to open (its RuntimeError, re-raised by the driver without a
+    code), and anything not from the driver (OSError). Those are classified by
+    type alone (``_UNAVAILABLE``); no message text is parsed.
+    """
+    code = exc.code if isinstance(exc, (Error, SinkError)) else None
+    return code if isinstance(code, int) else None
+
+
+def _error_name(exc: BaseException) -> str | None:
+    name = exc.name if isinstance(exc, Error) else None
+    return name if isinstance(name, str) else None
 
 
 def is_retryable(exc: BaseException) -> bool:
     """Connection faults and busy-server codes are retryable; bad SQL and bad data are not."""
     if isinstance(exc, SinkError):
         return exc.retryable
-    if isinstance(exc, (OperationalError, ConnectionError, TimeoutError)):
+    if isinstance(exc, _UNAVAILABLE):
         return True
-    code = _code_of(exc)
-    return code in _RETRYABLE_CODES
+    code = error_code(exc)
+    if code is not None:
+        return code in _RETRYABLE_CODES
+    return _error_name(exc) in RETRYABLE_ERRORS
 
 
 def wrap(exc: BaseException, what: str) -> SinkError:
     """Turn a driver error into a ``SinkError`` that says what failed and whether to retry."""
-    code = _code_of(exc)
+    code = error_code(exc)
+    name = _error_name(exc)
     retryable = is_retryable(exc)
-    cls = SinkUnavailable if isinstance(exc, (OperationalError, ConnectionError, TimeoutError)) else SinkError
+    cls = SinkUnavailable if isinstance(exc, _UNAVAILABLE) else SinkError
     hint = "; it will be retried" if retryable else ""
-    return cls(f"ClickHouse {what} failed (code {code}): {str(exc).strip()[:500]}{hint}", code, retryable)
+    label = f"code {code} {name}" if name else f"code {code}"
+    return cls(f"ClickHouse {what} failed ({label}): {str(exc).strip()[:500]}{hint}", code, retryable)
 
 
 def chdb_path(dsn: str) -> Path | None:
@@ -98,12 +138,12 @@ def connect(dsn: str, settings: dict[str, Any] | None = None) -> Client:
                 f"cannot open chDB at {path}: {exc}. A chDB directory can be open in one process at a time: "
                 f"stop the process that holds it (the worker? see {path}/zettaledger.owner), "
                 "or set ZL_CLICKHOUSE_URL to a ClickHouse server to query while ingesting",
-                _code_of(exc),
+                error_code(exc),
                 retryable=True,
             ) from exc
         raise SinkUnavailable(
             f"cannot reach ClickHouse at {_redact(dsn)}: {exc}. Check ZL_CLICKHOUSE_URL and that the server is up",
-            _code_of(exc),
+            error_code(exc),
             retryable=True,
         ) from exc
 

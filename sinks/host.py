@@ -6,9 +6,11 @@ every write under one lock, which makes the writer's overlap check and the inser
 a single atomic step: a worker that lost its partitions (a zombie) cannot add
 offsets another worker already wrote. A ClickHouse server needs no host.
 
-Protocol: JSON over HTTP on 127.0.0.1, under ``/v1/<database>/``:
-``setup``, ``write`` (409 with the ledger's watermarks on overlap), ``watermarks``,
-``stream_times``, ``seen_since``, ``holds``; and ``/healthz``.
+Protocol: JSON over HTTP on 127.0.0.1, under ``/v1/<database>/<verb>``, one verb
+per ``LedgerStore`` method as ``sinks.store.WIRE`` declares it; 409 with the
+ledger's watermarks when a write overlaps them (``LedgerConflict``), 503 when a
+retry can cure a failure, 500 when not, 400 for a bad database name or arguments;
+and ``/healthz``.
 """
 
 from __future__ import annotations
@@ -16,65 +18,55 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlparse
 
 from zettaledger.sinks.client import SinkError, connect, mark_owner
-from zettaledger.sinks.ledger import Flush
-from zettaledger.sinks.writer import LedgerConflict, LedgerWriter
+from zettaledger.sinks.identifiers import InvalidIdentifier, check_identifier
+from zettaledger.sinks.store import WIRE, LedgerStore, clickhouse_store
+from zettaledger.sinks.writer import LedgerConflict
 
-__all__ = ["serve"]
+if TYPE_CHECKING:
+    from zettaledger.failpoints import Failpoints
+
+__all__ = ["make_server", "serve"]
 
 log = logging.getLogger(__name__)
 
 
-def _pairs(marks: dict[tuple[str, int], int]) -> list[list[Any]]:
-    return [[t, p, o] for (t, p), o in sorted(marks.items())]
-
-
 class _Host:
-    def __init__(self, dsn: str) -> None:
-        self.client = connect(dsn)
-        mark_owner(dsn)
+    def __init__(self, open_store: Callable[[str], LedgerStore]) -> None:
+        self._open_store = open_store
         self.lock = threading.Lock()
-        self.writers: dict[str, LedgerWriter] = {}
-
-    def writer(self, database: str) -> LedgerWriter:
-        if database not in self.writers:
-            self.writers[database] = LedgerWriter(self.client, database)
-        return self.writers[database]
+        self.stores: dict[str, LedgerStore] = {}
 
     def call(self, database: str, verb: str, query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
-        w = self.writer(database)
+        wire = WIRE.get(verb)
+        if wire is None:
+            return 404, {"error": f"no verb {verb!r}"}
         with self.lock:
             try:
-                if verb == "setup":
-                    w.setup(body.get("cluster"), int(body.get("dedup_horizon_hours", 24)))
-                    return 200, {}
-                if verb == "write":
-                    starts = {(t, int(p)): int(o) for t, p, o in body["starts"]}
-                    w.write(Flush(body["token"], [tuple(r) for r in body["rows"]], body["seen"], starts))
-                    return 200, {}
-                if verb == "watermarks":
-                    return 200, {str(p): o for p, o in w.watermarks(query["topic"]).items()}
-                if verb == "stream_times":
-                    return 200, {str(p): o for p, o in w.stream_times(query["topic"]).items()}
-                if verb == "seen_since":
-                    rows = w.seen_since(query["topic"], int(query["since"]))
-                    return 200, [[e.kafka_partition, e.event_id, e.offset, e.batch_index, e.seen_at] for e in rows]
-                if verb == "holds":
-                    return 200, {"holds": w.holds({(t, int(p)): int(o) for t, p, o in body["marks"]})}
-                return 404, {"error": f"no verb {verb!r}"}
+                if database not in self.stores:
+                    check_identifier(database)  # before anything is opened for it
+                    self.stores[database] = self._open_store(database)
+                arguments = wire.arguments_in(query if wire.method == "GET" else body)
+            except InvalidIdentifier as exc:
+                return 400, {"error": str(exc)}
+            except (KeyError, ValueError, TypeError) as exc:
+                return 400, {"error": f"bad arguments for {verb}: {exc!r}"}
+            try:
+                return 200, wire.result_out(getattr(self.stores[database], verb)(**arguments))
             except LedgerConflict as exc:
-                return 409, {"error": str(exc), "watermarks": _pairs(exc.watermarks)}
+                return 409, {"error": str(exc), "watermarks": [[t, p, o] for (t, p), o in sorted(exc.watermarks.items())]}
             except SinkError as exc:
                 return (503 if exc.retryable else 500), {"error": str(exc), "retryable": exc.retryable, "code": exc.code}
 
 
-def serve(dsn: str, host: str = "127.0.0.1", port: int = 8765) -> None:
-    """Serve until interrupted (SIGTERM/SIGINT)."""
-    state = _Host(dsn)
+def make_server(open_store: Callable[[str], LedgerStore], host: str = "127.0.0.1", port: int = 8765) -> ThreadingHTTPServer:
+    """An HTTP server that answers the ``LedgerStore`` verbs of ``open_store(database)``; not yet serving."""
+    state = _Host(open_store)
 
     class Handler(BaseHTTPRequestHandler):
         def _answer(self, status: int, payload: Any) -> None:
@@ -108,10 +100,18 @@ def serve(dsn: str, host: str = "127.0.0.1", port: int = 8765) -> None:
         def log_message(self, format: str, *args: Any) -> None:
             log.debug(format, *args)
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    return ThreadingHTTPServer((host, port), Handler)
+
+
+def serve(dsn: str, host: str = "127.0.0.1", port: int = 8765, failpoints: Failpoints | None = None) -> None:
+    """Serve until interrupted (SIGTERM/SIGINT). ``failpoints`` fire in this process's writes."""
+    client = connect(dsn)
+    mark_owner(dsn)
+
+    server = make_server(lambda database: clickhouse_store(client, database, failpoints), host, port)
     log.info("ledger host on http://%s:%d serving %s", host, port, dsn)
     try:
         server.serve_forever()
     finally:
         server.server_close()
-        state.client.close()
+        client.close()

@@ -9,6 +9,8 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from zettaledger.sinks.identifiers import quote_identifier
+
 __all__ = ["CollectionFigures", "LineageSummary", "NationalAccounts", "lineage_summary", "read_national_accounts"]
 
 
@@ -90,7 +92,7 @@ def lineage_summary(edges: list[tuple[str, str, int]]) -> LineageSummary:
 
 
 def read_national_accounts(client: Client, database: str) -> NationalAccounts:
-    db = f"`{database}`"
+    db = quote_identifier(database)
 
     def rows(sql: str) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in client.query(sql.replace("{db}", db)).result_rows]

@@ -18,12 +18,15 @@ from dataclasses import dataclass
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
-from zettaledger import failpoints
-from zettaledger.sinks.client import SinkError, SinkUnavailable, execute, wrap
+from zettaledger.sinks.client import SinkError, execute, wrap
 from zettaledger.sinks.ddl import bootstrap, migrations
+from zettaledger.sinks.identifiers import qualified
 from zettaledger.sinks.ledger import COLUMN_NAMES, SEEN_COLUMNS, Flush
 
-__all__ = ["LedgerConflict", "LedgerWriter", "SeenEvent", "migrate"]
+__all__ = ["LEDGER", "SEEN_EVENTS", "LedgerConflict", "LedgerWriter", "SeenEvent", "migrate"]
+
+LEDGER = "ledger"
+SEEN_EVENTS = "seen_events"
 
 
 class LedgerConflict(SinkError):
@@ -42,15 +45,14 @@ _SEEN_NAMES = tuple(c.name for c in SEEN_COLUMNS)
 def migrate(client: Client, database: str, cluster: str | None = None, dedup_horizon_hours: int = 24) -> list[int]:
     """Create the database, tables and views that are missing; returns the steps applied now."""
     execute(client, bootstrap(database, cluster))
-    done = {int(r[0]) for r in client.query(f"SELECT version FROM `{database}`.schema_migrations").result_rows}
+    migrations_table = qualified(database, "schema_migrations")
+    done = {int(r[0]) for r in client.query(f"SELECT version FROM {migrations_table}").result_rows}
     applied = []
     for step in migrations(database, cluster, dedup_horizon_hours):
         if step.version in done:
             continue
         execute(client, step.statements)
-        client.insert(
-            f"`{database}`.schema_migrations", [[step.version, step.description]], column_names=["version", "description"]
-        )
+        client.insert(migrations_table, [[step.version, step.description]], column_names=["version", "description"])
         log.info("applied ClickHouse migration %d: %s", step.version, step.description)
         applied.append(step.version)
     return applied
@@ -71,6 +73,8 @@ class LedgerWriter:
     def __init__(self, client: Client, database: str) -> None:
         self._client = client
         self._db = database
+        self._ledger = qualified(database, LEDGER)
+        self._seen = qualified(database, SEEN_EVENTS)
 
     @property
     def client(self) -> Client:
@@ -81,29 +85,22 @@ class LedgerWriter:
 
     def write(self, flush: Flush) -> None:
         """Persist one flush; raises ``SinkError`` (``retryable`` set) when it could not."""
-        faults = failpoints.active()
-        if faults.unavailable("sink_down"):
-            raise SinkUnavailable("ClickHouse unavailable (injected outage)", retryable=True)
         self.check_unheld(flush)
         try:
             if flush.seen:
                 self._client.insert(
-                    f"`{self._db}`.seen_events",
+                    self._seen,
                     flush.seen,
                     column_names=_SEEN_NAMES,
                     column_oriented=True,
                     settings={"insert_deduplication_token": flush.token + "/seen"},
                 )
-            faults.hit("between_inserts")
-            faults.hit("during_ledger_insert")
             self._client.insert(
-                f"`{self._db}`.ledger",
+                self._ledger,
                 flush.rows,
                 column_names=COLUMN_NAMES,
                 settings={"insert_deduplication_token": flush.token},
             )
-            faults.hit("after_ledger_insert")
-            faults.fail_after_success("ambiguous_ack")
         except (DatabaseError, OperationalError, OSError) as exc:
             raise wrap(exc, f"insert of flush {flush.token}") from exc
 
@@ -128,7 +125,7 @@ class LedgerWriter:
     def stream_times(self, topic: str) -> dict[int, int]:
         """Latest event time seen per partition (the stream time that lateness is measured against)."""
         rows = self._client.query(
-            f"SELECT kafka_partition, max(event_time_ms) FROM `{self._db}`.ledger "
+            f"SELECT kafka_partition, max(event_time_ms) FROM {self._ledger} "
             "WHERE kind = 'segment' AND topic = {topic:String} GROUP BY kafka_partition",
             parameters={"topic": topic},
         ).result_rows
@@ -137,7 +134,7 @@ class LedgerWriter:
     def watermarks(self, topic: str) -> dict[int, int]:
         """Highest offset the ledger holds per partition of ``topic``."""
         rows = self._client.query(
-            f"SELECT kafka_partition, max(offset_to) FROM `{self._db}`.ledger "
+            f"SELECT kafka_partition, max(offset_to) FROM {self._ledger} "
             "WHERE kind = 'segment' AND topic = {topic:String} GROUP BY kafka_partition",
             parameters={"topic": topic},
         ).result_rows
@@ -148,7 +145,7 @@ class LedgerWriter:
         # Streamed block by block: the window can hold millions of ids.
         with self._client.query_row_block_stream(
             f"SELECT kafka_partition, toString(event_id), offset, batch_index, toUnixTimestamp(seen_at) "
-            f"FROM `{self._db}`.seen_events WHERE topic = {{topic:String}} AND seen_at >= toDateTime({{since:UInt32}}) "
+            f"FROM {self._seen} WHERE topic = {{topic:String}} AND seen_at >= toDateTime({{since:UInt32}}) "
             "ORDER BY seen_at, kafka_partition, offset, batch_index",
             parameters={"topic": topic, "since": since_s},
         ) as stream:

@@ -1,8 +1,11 @@
 """Deterministic fault injection for the fault suite (``make faults``). Off unless ZL_FAILPOINTS is set.
 
-Production code calls ``hit(name)`` at the points where a crash or a failure
-teaches us something; with ZL_FAILPOINTS unset every call is a dictionary miss.
-Syntax: comma-separated ``name=action``:
+``Settings.failpoints`` holds the spec (ZL_FAILPOINTS) and validates it with
+``Failpoints.parse``; the entry point builds one ``Failpoints`` from it and hands
+it to the code that has points: ``sinks.store.open_store`` (which wraps the ledger
+store only when points are configured, so the writer itself has no hooks) and the
+ingest agent (``after_commit``, ``clock_offset``). With no spec, ``hit(name)`` is a
+dictionary miss. Syntax: comma-separated ``name=action``:
 
     after_ledger_insert=kill@3     SIGKILL this process at the 3rd hit
     during_ledger_insert=kill@2    at the 2nd hit, SIGKILL from a timer while the insert runs
@@ -15,6 +18,7 @@ Syntax: comma-separated ``name=action``:
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import signal
@@ -22,11 +26,50 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-__all__ = ["FailpointError", "Failpoints", "active"]
+from zettaledger.errors import ZettaledgerError
+
+__all__ = ["POINTS", "FailpointError", "FailpointSpecError", "Failpoints", "active"]
+
+# Each point and the one action it takes: kill@N (N >= 1), rate:P (0 <= P <= 1),
+# for:S (S >= 0 seconds) or a bare number of seconds (clock_offset).
+POINTS: dict[str, str] = {
+    "after_ledger_insert": "kill@",
+    "during_ledger_insert": "kill@",
+    "between_inserts": "kill@",
+    "after_commit": "kill@",
+    "ambiguous_ack": "rate:",
+    "sink_down": "for:",
+    "clock_offset": "",
+}
 
 
 class FailpointError(TimeoutError):
     """An injected failure that looks like a timeout to the code that sees it."""
+
+
+class FailpointSpecError(ZettaledgerError, ValueError):
+    """A ZL_FAILPOINTS spec names an unknown point or gives it a malformed action."""
+
+
+def _check_action(name: str, action: str) -> None:
+    prefix = POINTS[name]
+    if not action.startswith(prefix):
+        raise FailpointSpecError(f"{name}={action!r}: expected {prefix or 'a number of seconds'}{'...' if prefix else ''}")
+    value = action[len(prefix) :]
+    try:
+        if prefix == "kill@":
+            ok = int(value) >= 1
+        elif prefix == "rate:":
+            ok = 0.0 <= float(value) <= 1.0
+        elif prefix == "for:":
+            ok = float(value) >= 0.0
+        else:
+            ok = math.isfinite(float(value))
+    except ValueError:
+        ok = False
+    if not ok:
+        ranges = {"kill@": "an integer >= 1", "rate:": "a probability 0..1", "for:": "seconds >= 0", "": "seconds"}
+        raise FailpointSpecError(f"{name}={action!r}: after {prefix!r} expected {ranges[prefix]}")
 
 
 @dataclass
@@ -38,18 +81,27 @@ class Failpoints:
     _down_since: float | None = None
 
     @classmethod
-    def from_env(cls, value: str | None = None) -> Failpoints:
-        raw = os.environ.get("ZL_FAILPOINTS", "") if value is None else value
-        spec = {}
-        for item in raw.split(","):
-            if "=" in item:
-                name, action = item.split("=", 1)
-                spec[name.strip()] = action.strip()
-        return cls(spec)
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.spec)
+    def parse(cls, spec: str) -> Failpoints:
+        """Failpoints from a ZL_FAILPOINTS spec; raises ``FailpointSpecError`` naming every bad item."""
+        points: dict[str, str] = {}
+        problems: list[str] = []
+        for item in (i.strip() for i in spec.split(",")):
+            if not item:
+                continue
+            name, sep, action = (part.strip() for part in item.partition("="))
+            if not sep:
+                problems.append(f"{item!r}: expected name=action")
+            elif name not in POINTS:
+                problems.append(f"{name!r}: no such failpoint (known: {', '.join(POINTS)})")
+            else:
+                try:
+                    _check_action(name, action)
+                    points[name] = action
+                except FailpointSpecError as exc:
+                    problems.append(str(exc))
+        if problems:
+            raise FailpointSpecError("; ".join(problems))
+        return cls(points)
 
     def _count(self, name: str) -> int:
         self.hits[name] = self.hits.get(name, 0) + 1
@@ -59,7 +111,7 @@ class Failpoints:
         self.injected[name] = self.injected.get(name, 0) + 1
 
     def hit(self, name: str) -> None:
-        """Crash here if ZL_FAILPOINTS says so."""
+        """Crash here if the spec says so."""
         action = self.spec.get(name)
         if action is None or not action.startswith("kill@"):
             return
@@ -101,7 +153,10 @@ _ACTIVE: Failpoints | None = None
 
 
 def active() -> Failpoints:
+    """Transitional: the process's failpoints read from ZL_FAILPOINTS, for callers not yet handed a
+    ``Failpoints`` built from ``Settings.failpoints`` (streams/ingest.py, zettaledger/cli.py).
+    Delete it once they are; the store no longer reads it (pass ``failpoints`` to ``open_store``)."""
     global _ACTIVE
     if _ACTIVE is None:
-        _ACTIVE = Failpoints.from_env()
+        _ACTIVE = Failpoints.parse(os.environ.get("ZL_FAILPOINTS", ""))
     return _ACTIVE

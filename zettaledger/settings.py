@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from zettaledger.errors import ConfigError
+from zettaledger.failpoints import Failpoints, FailpointSpecError
 
 __all__ = ["REPO_ROOT", "Settings"]
 
@@ -51,6 +52,7 @@ class Settings:
     web_bind: str = "127.0.0.1"  # ZL_WEB_BIND: 0.0.0.0 in a pod, so probes reach /healthz
     otel_exporter: str = "none"  # ZL_OTEL_EXPORTER: none, otlp (OTEL_EXPORTER_OTLP_ENDPOINT) or console
     log_level: str = "warning"  # ZL_LOG_LEVEL: the worker's (Faust's) log level
+    failpoints: str = ""  # ZL_FAILPOINTS: fault injection for the fault suite (see zettaledger.failpoints); empty in production
 
     @property
     def clickhouse_dsn(self) -> str:
@@ -117,6 +119,10 @@ class Settings:
             out.append(f"ZL_OTEL_EXPORTER={self.otel_exporter!r}: must be none, otlp or console")
         if not self.clickhouse_database.replace("_", "").isalnum():
             out.append(f"ZL_CLICKHOUSE_DATABASE={self.clickhouse_database!r}: letters, digits and _ only")
+        try:
+            Failpoints.parse(self.failpoints)
+        except FailpointSpecError as exc:
+            out.append(f"ZL_FAILPOINTS={self.failpoints!r}: {exc}")
         return out
 
     def replace(self, **changes: Any) -> Settings:

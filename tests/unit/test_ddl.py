@@ -1,21 +1,102 @@
-"""The DDL is rendered from one column list, and keeps the guarantees the ledger relies on."""
+"""The DDL is rendered from one column list, and keeps the guarantees the ledger relies on.
+
+The tables are created on the real engine (chDB, in process) and read back from
+``system.columns``, so a column renamed, dropped, retyped or moved in the DDL (or
+in ``sinks.ledger``) fails here.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
+from zettaledger.sinks.client import Client
 from zettaledger.sinks.ddl import bootstrap, migrations
-from zettaledger.sinks.ledger import COLUMNS
+from zettaledger.sinks.ledger import COLUMNS, SEEN_COLUMNS, LedgerColumn
+from zettaledger.sinks.rollups import ROLLUPS
+from zettaledger.sinks.writer import migrate
+
+# Migration 1 is released: existing ledgers have these columns, in this order, and
+# rows are inserted by these names. Renaming or dropping one in sinks.ledger breaks them.
+RELEASED_LEDGER = [
+    "kind",
+    "topic",
+    "kafka_partition",
+    "offset_from",
+    "offset_to",
+    "day",
+    "event_time_ms",
+    "source",
+    "region",
+    "model",
+    "provider",
+    "pipeline_id",
+    "dataset_id",
+    "parent_id",
+    "owner",
+    "quality_grade",
+    "registration_id",
+    "reason",
+    "adjustment",
+    "events",
+    "duplicates",
+    "rejected",
+    "bytes",
+    "records",
+    "input_tokens",
+    "output_tokens",
+    "attempted_captures",
+    "usable_captures",
+    "attempted_bytes",
+    "usable_bytes",
+]
+RELEASED_SEEN = ["topic", "kafka_partition", "event_id", "offset", "batch_index", "seen_at"]
+SUMS = (
+    "bytes",
+    "records",
+    "input_tokens",
+    "output_tokens",
+    "attempted_captures",
+    "usable_captures",
+    "attempted_bytes",
+    "usable_bytes",
+)
 
 
-def test_no_sum_column_can_wrap_at_two_to_the_64() -> None:
-    for column in COLUMNS:
-        if column.name in {"bytes", "records", "input_tokens", "output_tokens", "attempted_bytes", "usable_bytes"}:
-            assert column.sql_type == "UInt256"
+def _columns(client: Client, table: str) -> list[tuple[str, str]]:
+    rows = client.query(
+        "SELECT name, type FROM system.columns WHERE database = 'zl_ddl' AND table = {t:String} ORDER BY position",
+        parameters={"t": table},
+    ).result_rows
+    return [(str(n), str(t)) for n, t in rows]
 
 
-def test_the_ledger_is_unpartitioned_so_a_flush_is_one_part() -> None:
-    ledger = migrations("db")[0].statements[0]
-    assert "PARTITION BY" not in ledger
-    assert "non_replicated_deduplication_window" in ledger
+def _declared(columns: tuple[LedgerColumn, ...]) -> list[tuple[str, str]]:
+    return [(c.name, c.sql_type) for c in columns]
+
+
+def test_the_tables_hold_exactly_the_declared_columns(open_chdb: Callable[[Path], Client], tmp_path: Path) -> None:
+    client = open_chdb(tmp_path / "chdb")
+    migrate(client, "zl_ddl")
+    assert _columns(client, "ledger") == _declared(COLUMNS)
+    assert _columns(client, "seen_events") == _declared(SEEN_COLUMNS)
+    assert [name for name, _ in _columns(client, "ledger")] == RELEASED_LEDGER
+    assert [name for name, _ in _columns(client, "seen_events")] == RELEASED_SEEN
+    for rollup in ROLLUPS:
+        assert _columns(client, rollup.name) == list(rollup.keys + rollup.sums)
+    ledger = dict(_columns(client, "ledger"))
+    assert {name: ledger.get(name) for name in SUMS} == dict.fromkeys(SUMS, "UInt256")  # no sum wraps at 2^64
+
+
+def test_the_ledger_is_unpartitioned_so_a_flush_is_one_part(open_chdb: Callable[[Path], Client], tmp_path: Path) -> None:
+    client = open_chdb(tmp_path / "chdb")
+    migrate(client, "zl_ddl")
+    ((partition_key, sorting_key, create),) = client.query(
+        "SELECT partition_key, sorting_key, create_table_query FROM system.tables WHERE database = 'zl_ddl' AND name = 'ledger'"
+    ).result_rows
+    assert partition_key == ""
+    assert sorting_key == "kind, day, topic, kafka_partition, offset_to"
+    assert "non_replicated_deduplication_window = 10000" in create
 
 
 def test_every_statement_is_idempotent() -> None:
@@ -27,11 +108,22 @@ def test_every_statement_is_idempotent() -> None:
             previous = sql
 
 
-def test_rollups_sum_in_256_bits_and_feed_the_report_views() -> None:
-    rollups = migrations("db")[2].statements
-    assert any("SummingMergeTree" in s and "bytes UInt256" in s for s in rollups)
-    assert any("MATERIALIZED VIEW" in s and "rollup_created_daily" in s for s in rollups)
-    assert any("VIEW `db`.`data_created_by_year`" in s and "rollup_created_daily" in s for s in rollups)
+def test_released_rollup_sql_is_unchanged() -> None:
+    """Migration 3 is released: what the Rollup declaration renders must stay what it created."""
+    created = next(r for r in ROLLUPS if r.name == "rollup_created_daily")
+    assert created.select("db") == (
+        "SELECT day, source, region, sum(events) AS events, sum(bytes) AS bytes, sum(records) AS records "
+        "FROM `db`.ledger WHERE kind = 'volume' GROUP BY day, source, region"
+    )
+    assert created.table("db") == (
+        "CREATE TABLE IF NOT EXISTS `db`.`rollup_created_daily` (day Date, source LowCardinality(String), "
+        "region LowCardinality(String), events UInt64, bytes UInt256, records UInt256) "
+        "ENGINE = SummingMergeTree ORDER BY (day, source, region)"
+    )
+    step = migrations("db")[2].statements
+    assert step[:4] == (created.table("db"), *created.rebuild("db"), created.materialized_view("db"))
+    assert "CREATE OR REPLACE VIEW `db`.`data_created_by_year` AS SELECT toYear(day) AS year" in step[8]
+    assert "FROM `db`.rollup_created_daily GROUP BY year, source" in step[8]
 
 
 def test_a_cluster_gets_replicated_engines_and_on_cluster() -> None:
@@ -39,3 +131,6 @@ def test_a_cluster_gets_replicated_engines_and_on_cluster() -> None:
     assert "ON CLUSTER `national`" in ledger
     assert "ReplicatedMergeTree('/clickhouse/tables/{shard}/db/ledger', '{replica}')" in ledger
     assert all("ON CLUSTER" in sql for sql in bootstrap("db", "national"))
+    rollups = migrations("db", cluster="national")[2].statements
+    assert "ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/db/rollup_created_daily', '{replica}')" in rollups[0]
+    assert all("ON CLUSTER `national`" in sql for sql in rollups if not sql.startswith("INSERT"))

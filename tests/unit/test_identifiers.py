@@ -1,0 +1,69 @@
+"""Every name that reaches SQL goes through one rule and one quoting helper."""
+
+from __future__ import annotations
+
+from typing import cast
+
+import pytest
+
+from zettaledger.errors import ZettaledgerError
+from zettaledger.sinks import rollups
+from zettaledger.sinks.client import Client
+from zettaledger.sinks.ddl import bootstrap, migrations
+from zettaledger.sinks.identifiers import InvalidIdentifier, check_identifier, qualified, quote_identifier
+from zettaledger.sinks.queries import read_national_accounts
+from zettaledger.sinks.remote import RemoteLedger
+from zettaledger.sinks.writer import LedgerWriter, migrate
+
+HOSTILE = [
+    "x`;DROP",
+    "x`.`y",
+    "zl; DROP DATABASE zl",
+    "",
+    "1zl",
+    "zl-prod",
+    "zl prod",
+    "zl\n",
+    "db.table",
+    "zettaledgér",  # non-ASCII letter
+    "\uff5a\uff4c",  # fullwidth look-alikes of "zl"
+    "a" * 65,
+    "x'",
+    'x"',
+    "x\\",
+]
+
+
+@pytest.mark.parametrize("name", ["zl", "zettaledger", "zl_unit", "_x", "Z9", "a" * 64])
+def test_plain_ascii_identifiers_are_backquoted(name: str) -> None:
+    assert check_identifier(name) == name
+    assert quote_identifier(name) == f"`{name}`"
+    assert qualified(name, "ledger") == f"`{name}`.`ledger`"
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_anything_else_is_refused_with_an_error_a_caller_can_catch(name: str) -> None:
+    with pytest.raises(InvalidIdentifier, match="ASCII letters, digits and _") as refused:
+        quote_identifier(name)
+    assert isinstance(refused.value, ZettaledgerError)
+    with pytest.raises(InvalidIdentifier):
+        qualified("zl", name)
+
+
+@pytest.mark.parametrize("name", ["x`;DROP", "zettaledgér"])
+def test_every_sql_builder_refuses_a_hostile_database_before_any_sql(name: str) -> None:
+    no_client = cast(Client, None)  # never reached: the name is refused first
+    for build in (
+        lambda: migrations(name),
+        lambda: migrations("zl", cluster=name),
+        lambda: bootstrap(name),
+        lambda: rollups.rollup_statements(name),
+        lambda: rollups.check(no_client, name),
+        lambda: rollups.rebuild(no_client, name),
+        lambda: read_national_accounts(no_client, name),
+        lambda: LedgerWriter(no_client, name),
+        lambda: migrate(no_client, name),
+        lambda: RemoteLedger("http://127.0.0.1:1", name),
+    ):
+        with pytest.raises(InvalidIdentifier):
+            build()
