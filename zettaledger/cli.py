@@ -154,6 +154,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_ledger_host(args: argparse.Namespace) -> int:
+    from zettaledger.failpoints import Failpoints
     from zettaledger.sinks.host import serve
 
     s = _settings()
@@ -174,7 +175,7 @@ def cmd_ledger_host(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        serve(s.clickhouse_dsn, args.bind, args.port)
+        serve(s.clickhouse_dsn, args.bind, args.port, Failpoints.parse(s.failpoints))
     except KeyboardInterrupt:
         pass
     return 0

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from zettaledger.errors import ZettaledgerError
 
-__all__ = ["POINTS", "FailpointError", "FailpointSpecError", "Failpoints", "active"]
+__all__ = ["POINTS", "FailpointError", "FailpointSpecError", "Failpoints"]
 
 # Each point and the one action it takes: kill@N (N >= 1), rate:P (0 <= P <= 1),
 # for:S (S >= 0 seconds) or a bare number of seconds (clock_offset).
@@ -110,6 +110,10 @@ class Failpoints:
     def _inject(self, name: str) -> None:
         self.injected[name] = self.injected.get(name, 0) + 1
 
+    def armed(self, name: str) -> bool:
+        """True when the spec names ``name`` (so the caller can set up what the point needs)."""
+        return name in self.spec
+
     def hit(self, name: str) -> None:
         """Crash here if the spec says so."""
         action = self.spec.get(name)
@@ -147,16 +151,3 @@ class Failpoints:
 
     def clock_offset_ms(self) -> int:
         return int(float(self.spec.get("clock_offset", "0")) * 1000)
-
-
-_ACTIVE: Failpoints | None = None
-
-
-def active() -> Failpoints:
-    """Transitional: the process's failpoints read from ZL_FAILPOINTS, for callers not yet handed a
-    ``Failpoints`` built from ``Settings.failpoints`` (streams/ingest.py, zettaledger/cli.py).
-    Delete it once they are; the store no longer reads it (pass ``failpoints`` to ``open_store``)."""
-    global _ACTIVE
-    if _ACTIVE is None:
-        _ACTIVE = Failpoints.parse(os.environ.get("ZL_FAILPOINTS", ""))
-    return _ACTIVE

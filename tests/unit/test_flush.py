@@ -39,10 +39,10 @@ class MemoryLedger:
         marks: dict[tuple[str, int], int] = {}
         for flush in self.flushes:
             for row in flush.rows:
-                r = dict(zip(COLUMN_NAMES, row, strict=True))
+                r: dict[str, Any] = dict(zip(COLUMN_NAMES, row, strict=True))
                 if r["kind"] == "segment":
-                    tp = (r["topic"], r["kafka_partition"])
-                    marks[tp] = max(marks.get(tp, -1), r["offset_to"])
+                    tp = (str(r["topic"]), int(r["kafka_partition"]))
+                    marks[tp] = max(marks.get(tp, -1), int(r["offset_to"]))
         return marks
 
     def write(self, flush: Flush) -> None:
@@ -72,12 +72,10 @@ class MemoryLedger:
         return iter(())
 
     def counted(self, column: str = "bytes") -> int:
-        return sum(
-            dict(zip(COLUMN_NAMES, row, strict=True))[column]
-            for flush in self.flushes
-            for row in flush.rows
-            if row[0] == "volume"
-        )
+        rows: list[dict[str, Any]] = [
+            dict(zip(COLUMN_NAMES, row, strict=True)) for flush in self.flushes for row in flush.rows if row[0] == "volume"
+        ]
+        return sum(int(r[column]) for r in rows)
 
 
 class MemoryDeadLetters:

@@ -27,7 +27,7 @@ def test_the_count_setting_still_caps_it() -> None:
 
 
 def test_the_worker_reports_memory_along_the_stream() -> None:
-    from zettaledger.streams.ingest import RunStats
+    from zettaledger.streams.run_stats import RunStats
 
     stats = RunStats()
     for step in range(1, 11):
