@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from zettaledger.sinks.engines import on_cluster, table_engine
 from zettaledger.sinks.identifiers import quote_identifier
 from zettaledger.sinks.ledger import COLUMNS, SEEN_COLUMNS, LedgerColumn
-from zettaledger.sinks.rollups import rollup_statements
+from zettaledger.sinks.rollups import legacy_rollup_statements, projection_statements
 
 __all__ = ["VIEWS", "Migration", "bootstrap", "migrations", "table_engine"]
 
@@ -30,7 +30,7 @@ def _columns(columns: tuple[LedgerColumn, ...]) -> str:
 
 # Ready views for statisticians (migration 2). Each reads only the ledger, so they are
 # exact whatever the merge state: sums of UInt256 and deduplicated registrations/edges.
-# Migration 3 replaces the four that a rollup can answer (``sinks.rollups.ROLLUPS``).
+# Migrations 3 and 4 replace the four that a rollup can answer (``sinks.rollups.ROLLUPS``).
 VIEWS: dict[str, str] = {
     "data_created_by_year": """
         SELECT toYear(day) AS year, source, sum(bytes) AS bytes, sum(records) AS records, sum(events) AS events
@@ -102,7 +102,10 @@ SETTINGS non_replicated_deduplication_window = 10000"""
     return [
         Migration(1, "ledger and seen-event tables", (ledger, seen)),
         Migration(2, "statistician views", views),
-        Migration(3, "rollups for the national report", rollup_statements(database, cluster)),
+        Migration(3, "rollups for the national report", legacy_rollup_statements(database, cluster)),
+        Migration(
+            4, "rollups as projections of the ledger: written atomically with it", projection_statements(database, cluster)
+        ),
     ]
 
 

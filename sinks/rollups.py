@@ -1,14 +1,20 @@
-"""Rollups: SummingMergeTree tables fed by materialised views on the ledger.
+"""Rollups: the report's pre-aggregated sums, as projections of the ledger itself.
 
-The national report reads thousands of rollup rows instead of one ledger row per
-flush cell. Each rollup is declared once, as a ``Rollup``; its table, its
-materialised view, the statisticians' views that read it, the check against the
-ledger and the rebuild are all rendered from that declaration.
+The national report reads thousands of pre-summed rows instead of one ledger row
+per flush cell. Each rollup is declared once, as a ``Rollup``; the projection,
+the statisticians' views that use it, the check and the rebuild are rendered from
+that declaration.
 
-Materialised views are written in the same insert as the ledger but not atomically
-with it: a process killed between the two parts can leave a rollup short of a
-flush the ledger holds. The ledger is the truth; ``check`` finds any difference
-and ``rebuild`` recomputes the rollups from it (run it with no worker writing).
+Why projections (migration 4), not the tables fed by materialised views of
+migration 3: a projection is stored inside each data part of the ledger and
+written in the same atomic step as the part, so an insert lands with its rollup
+or not at all. A materialised view writes its own part after the ledger's, and a
+worker killed between the two left the views short of a flush the ledger held
+(seen after `kill -9` during ingest). A part without its projection (written
+before the projection existed, or before ``MATERIALIZE PROJECTION`` reached it)
+is read from its rows, so the views are exact in every state. ``check`` compares
+the projection-backed answer with a read of the rows; ``rebuild`` materialises
+the projections again.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from zettaledger.sinks.ledger import Kind
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
 
-__all__ = ["ROLLUPS", "Rollup", "RollupView", "check", "rebuild", "rollup_statements"]
+__all__ = ["ROLLUPS", "Rollup", "RollupView", "check", "legacy_rollup_statements", "projection_statements", "rebuild"]
 
 _LEDGER = "ledger"
 
@@ -43,7 +49,7 @@ class Rollup:
     name: str
     kind: Kind
     keys: tuple[tuple[str, str], ...]  # (column, ClickHouse type)
-    sums: tuple[tuple[str, str], ...]  # (column, ClickHouse type), summed by the engine
+    sums: tuple[tuple[str, str], ...]  # (column, ClickHouse type)
     views: tuple[RollupView, ...] = ()
 
     def __post_init__(self) -> None:
@@ -60,49 +66,71 @@ class Rollup:
     def sum_names(self) -> tuple[str, ...]:
         return tuple(c for c, _ in self.sums)
 
-    def select(self, database: str) -> str:
-        """The rollup's rows computed from the ledger (the materialised view's query)."""
+    def _rows(self, database: str) -> str:
+        return f"{qualified(database, _LEDGER)} WHERE kind = '{self.kind.value}'"
+
+    # -- projections (migration 4 on) --------------------------------------------------
+
+    def add_projection(self, database: str, cluster: str | None = None) -> str:
+        # kind is a key, not a filter: a projection has no WHERE, and the other kinds add a few rows a part.
+        keys = ", ".join(("kind", *self.key_names))
+        sums = ", ".join(f"sum({c})" for c in self.sum_names)
+        return (
+            f"ALTER TABLE {qualified(database, _LEDGER)}{on_cluster(cluster)} ADD PROJECTION IF NOT EXISTS "
+            f"{quote_identifier(self.name)} (SELECT {keys}, {sums} GROUP BY {keys})"
+        )
+
+    def materialize(self, database: str, cluster: str | None = None) -> str:
+        """Build the projection for parts written before it existed; waits until done (idempotent)."""
+        return (
+            f"ALTER TABLE {qualified(database, _LEDGER)}{on_cluster(cluster)} MATERIALIZE PROJECTION "
+            f"{quote_identifier(self.name)} SETTINGS mutations_sync = 2"
+        )
+
+    def reader_views(self, database: str, cluster: str | None = None) -> tuple[str, ...]:
+        return tuple(
+            f"CREATE OR REPLACE VIEW {qualified(database, v.name)}{on_cluster(cluster)} AS "
+            f"{v.select.format(rollup=self._rows(database)).strip()}"
+            for v in self.views
+        )
+
+    def daily(self, database: str, use_projection: bool) -> str:
+        """Sums per day; ``use_projection`` forces the projection, or forbids it to read the rows."""
+        sums = ", ".join(f"sum({c})" for c in self.sum_names)
+        setting = "force_optimize_projection = 1" if use_projection else "optimize_use_projections = 0"
+        return f"SELECT day, ({sums}) FROM {self._rows(database)} GROUP BY day ORDER BY day SETTINGS {setting}"
+
+    # -- released in migration 3 (a table fed by a materialised view): rendered only for that step and its removal
+
+    def _legacy_select(self, database: str) -> str:
         keys = ", ".join(self.key_names)
         sums = ", ".join(f"sum({c}) AS {c}" for c in self.sum_names)
         return (
             f"SELECT {keys}, {sums} FROM {quote_identifier(database)}.{_LEDGER} WHERE kind = '{self.kind.value}' GROUP BY {keys}"
         )
 
-    def table(self, database: str, cluster: str | None = None) -> str:
+    def legacy_statements(self, database: str, cluster: str | None = None) -> tuple[str, ...]:
         columns = ", ".join(f"{c} {t}" for c, t in self.keys + self.sums)
-        return (
-            f"CREATE TABLE IF NOT EXISTS {qualified(database, self.name)}{on_cluster(cluster)} ({columns}) "
-            f"ENGINE = {table_engine(self.name, database, cluster, 'SummingMergeTree')} ORDER BY ({', '.join(self.key_names)})"
-        )
-
-    def rebuild(self, database: str, cluster: str | None = None) -> tuple[str, str]:
-        """TRUNCATE then INSERT from the ledger: run again after an interruption, it rebuilds, never doubles."""
-        return (
-            f"TRUNCATE TABLE IF EXISTS {qualified(database, self.name)}{on_cluster(cluster)}",
-            f"INSERT INTO {qualified(database, self.name)} {self.select(database)}",
-        )
-
-    def materialized_view(self, database: str, cluster: str | None = None) -> str:
-        return (
-            f"CREATE MATERIALIZED VIEW IF NOT EXISTS {qualified(database, 'mv_' + self.name)}{on_cluster(cluster)} "
-            f"TO {qualified(database, self.name)} AS {self.select(database)}"
-        )
-
-    def reader_views(self, database: str, cluster: str | None = None) -> tuple[str, ...]:
+        table = qualified(database, self.name)
+        on = on_cluster(cluster)
         rollup = f"{quote_identifier(database)}.{self.name}"
-        return tuple(
-            f"CREATE OR REPLACE VIEW {qualified(database, v.name)}{on_cluster(cluster)} AS {v.select.format(rollup=rollup).strip()}"
+        return (
+            f"CREATE TABLE IF NOT EXISTS {table}{on} ({columns}) "
+            f"ENGINE = {table_engine(self.name, database, cluster, 'SummingMergeTree')} ORDER BY ({', '.join(self.key_names)})",
+            f"TRUNCATE TABLE IF EXISTS {table}{on}",
+            f"INSERT INTO {table} {self._legacy_select(database)}",
+            f"CREATE MATERIALIZED VIEW IF NOT EXISTS {qualified(database, 'mv_' + self.name)}{on} "
+            f"TO {table} AS {self._legacy_select(database)}",
+        ), tuple(
+            f"CREATE OR REPLACE VIEW {qualified(database, v.name)}{on} AS {v.select.format(rollup=rollup).strip()}"
             for v in self.views
         )
 
-    def check(self, database: str) -> str:
-        """Days where the rollup's sums differ from the ledger's: (day, rollup sums, ledger sums), 10 at most."""
-        sums = ", ".join(f"sum({c})" for c in self.sum_names)
+    def drop_legacy(self, database: str, cluster: str | None = None) -> tuple[str, str]:
+        on = on_cluster(cluster)
         return (
-            f"SELECT day, r, l FROM (SELECT day, ({sums}) AS r FROM {qualified(database, self.name)} GROUP BY day) AS a "
-            f"FULL OUTER JOIN (SELECT day, ({sums}) AS l FROM {qualified(database, _LEDGER)} "
-            f"WHERE kind = '{self.kind.value}' GROUP BY day) AS b USING day "
-            "WHERE r != l LIMIT 10"
+            f"DROP VIEW IF EXISTS {qualified(database, 'mv_' + self.name)}{on}",
+            f"DROP TABLE IF EXISTS {qualified(database, self.name)}{on}",
         )
 
 
@@ -154,34 +182,46 @@ ROLLUPS: tuple[Rollup, ...] = (
 )
 
 
-def rollup_statements(database: str, cluster: str | None = None) -> tuple[str, ...]:
-    """Tables, backfill from the ledger, then the views that keep them current and read them.
+def legacy_rollup_statements(database: str, cluster: str | None = None) -> tuple[str, ...]:
+    """Migration 3 as released: SummingMergeTree tables, backfilled, fed by materialised views."""
+    out: list[str] = []
+    rendered = [rollup.legacy_statements(database, cluster) for rollup in ROLLUPS]
+    for tables, _ in rendered:
+        out.extend(tables)
+    for _, views in rendered:
+        out.extend(views)
+    return tuple(out)
 
-    Run before any worker writes (migrations run at worker start-up, before it
-    consumes), so nothing is inserted between the backfill and the view.
+
+def projection_statements(database: str, cluster: str | None = None) -> tuple[str, ...]:
+    """Migration 4: projections in the ledger, the views read the ledger, the old tables and views dropped.
+
+    Every statement is idempotent, so a step interrupted half-way runs again safely;
+    the views switch only once the projections hold every part.
     """
     out: list[str] = []
     for rollup in ROLLUPS:
-        out.extend(
-            (rollup.table(database, cluster), *rollup.rebuild(database, cluster), rollup.materialized_view(database, cluster))
-        )
+        out.extend((rollup.add_projection(database, cluster), rollup.materialize(database, cluster)))
     for rollup in ROLLUPS:
         out.extend(rollup.reader_views(database, cluster))
+    for rollup in ROLLUPS:
+        out.extend(rollup.drop_legacy(database, cluster))
     return tuple(out)
 
 
 def check(client: Client, database: str) -> list[str]:
-    """Days where a rollup and the ledger disagree; empty when they agree."""
+    """Days where a rollup's projection and the ledger's rows disagree; empty when they agree."""
     problems: list[str] = []
     for rollup in ROLLUPS:
-        sql = rollup.check(database)
-        diff = client.query(sql).result_rows
-        problems.extend(f"{rollup.name} {day}: rollup {r} != ledger {ledger}" for day, r, ledger in diff)
+        projected = dict(client.query(rollup.daily(database, use_projection=True)).result_rows)
+        counted = dict(client.query(rollup.daily(database, use_projection=False)).result_rows)
+        for day in sorted(set(projected) | set(counted)):
+            if projected.get(day) != counted.get(day):
+                problems.append(f"{rollup.name} {day}: projection {projected.get(day)} != ledger {counted.get(day)}")
     return problems
 
 
 def rebuild(client: Client, database: str) -> None:
-    """Recompute every rollup from the ledger (run with no worker writing)."""
+    """Materialise every rollup's projection again from the ledger's rows (safe while workers write)."""
     for rollup in ROLLUPS:
-        for sql in rollup.rebuild(database):
-            client.command(sql)
+        client.command(rollup.materialize(database))

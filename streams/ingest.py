@@ -84,6 +84,12 @@ class Ingest:
     def last_progress(self) -> float:
         return self.flusher.last_progress if self.flusher else self._started
 
+    def fatal(self, exc: BaseException) -> None:
+        """Stop at once, before Faust can ack the take: the ledger owns the offsets, so a restart resumes exactly."""
+        log.critical("ingest cannot continue: %s; exiting without committing offsets", exc, exc_info=exc)
+        logging.shutdown()
+        os._exit(_EX_SOFTWARE)
+
     async def open(self, dead_letters: TopicDeadLetters) -> Flusher:
         """Open the ledger and resume from it; retries while ClickHouse is unreachable."""
         if self.flusher is None:
@@ -140,9 +146,7 @@ def register_ingest(app: faust.App, settings: Settings, ingest_state: Ingest) ->
                 await task
                 raise
             except BaseException as exc:
-                log.critical("ingest cannot continue: %s; exiting without committing offsets", exc, exc_info=True)
-                logging.shutdown()
-                os._exit(_EX_SOFTWARE)
+                ingest_state.fatal(exc)
             stats.sample_latency(int(time.time() * 1000), [int(e.message.timestamp * 1000) for e in batch[:1000]])
 
     return ingest

@@ -82,8 +82,16 @@ def test_the_tables_hold_exactly_the_declared_columns(open_chdb: Callable[[Path]
     assert _columns(client, "seen_events") == _declared(SEEN_COLUMNS)
     assert [name for name, _ in _columns(client, "ledger")] == RELEASED_LEDGER
     assert [name for name, _ in _columns(client, "seen_events")] == RELEASED_SEEN
-    for rollup in ROLLUPS:
-        assert _columns(client, rollup.name) == list(rollup.keys + rollup.sums)
+    projections = {
+        name
+        for (name,) in client.query(
+            "SELECT name FROM system.projections WHERE database = 'zl_ddl' AND table = 'ledger'"
+        ).result_rows
+    }
+    assert projections == {rollup.name for rollup in ROLLUPS}
+    tables = {name for (name,) in client.query("SELECT name FROM system.tables WHERE database = 'zl_ddl'").result_rows}
+    legacy = {rollup.name for rollup in ROLLUPS} | {"mv_" + rollup.name for rollup in ROLLUPS}
+    assert not tables & legacy  # migration 4 dropped them
     ledger = dict(_columns(client, "ledger"))
     assert {name: ledger.get(name) for name in SUMS} == dict.fromkeys(SUMS, "UInt256")  # no sum wraps at 2^64
 
@@ -104,26 +112,41 @@ def test_every_statement_is_idempotent() -> None:
         previous = ""
         for sql in step.statements:
             rebuild = sql.startswith("INSERT INTO") and previous.startswith("TRUNCATE")
-            assert "IF NOT EXISTS" in sql or "IF EXISTS" in sql or "CREATE OR REPLACE VIEW" in sql or rebuild, sql
+            materialize = "MATERIALIZE PROJECTION" in sql  # rebuilds the projection's parts: running it twice changes nothing
+            assert "IF NOT EXISTS" in sql or "IF EXISTS" in sql or "CREATE OR REPLACE VIEW" in sql or rebuild or materialize, sql
             previous = sql
 
 
 def test_released_rollup_sql_is_unchanged() -> None:
-    """Migration 3 is released: what the Rollup declaration renders must stay what it created."""
+    """Migration 3 is released: what the Rollup declaration renders for it must stay what it created."""
     created = next(r for r in ROLLUPS if r.name == "rollup_created_daily")
-    assert created.select("db") == (
-        "SELECT day, source, region, sum(events) AS events, sum(bytes) AS bytes, sum(records) AS records "
-        "FROM `db`.ledger WHERE kind = 'volume' GROUP BY day, source, region"
-    )
-    assert created.table("db") == (
+    step = migrations("db")[2].statements
+    assert step[:4] == (
         "CREATE TABLE IF NOT EXISTS `db`.`rollup_created_daily` (day Date, source LowCardinality(String), "
         "region LowCardinality(String), events UInt64, bytes UInt256, records UInt256) "
-        "ENGINE = SummingMergeTree ORDER BY (day, source, region)"
+        "ENGINE = SummingMergeTree ORDER BY (day, source, region)",
+        "TRUNCATE TABLE IF EXISTS `db`.`rollup_created_daily`",
+        "INSERT INTO `db`.`rollup_created_daily` SELECT day, source, region, sum(events) AS events, sum(bytes) AS bytes, "
+        "sum(records) AS records FROM `db`.ledger WHERE kind = 'volume' GROUP BY day, source, region",
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS `db`.`mv_rollup_created_daily` TO `db`.`rollup_created_daily` AS "
+        "SELECT day, source, region, sum(events) AS events, sum(bytes) AS bytes, sum(records) AS records "
+        "FROM `db`.ledger WHERE kind = 'volume' GROUP BY day, source, region",
     )
-    step = migrations("db")[2].statements
-    assert step[:4] == (created.table("db"), *created.rebuild("db"), created.materialized_view("db"))
     assert "CREATE OR REPLACE VIEW `db`.`data_created_by_year` AS SELECT toYear(day) AS year" in step[8]
     assert "FROM `db`.rollup_created_daily GROUP BY year, source" in step[8]
+    assert created.name == "rollup_created_daily"
+
+
+def test_migration_4_puts_the_rollups_inside_the_ledger_and_points_the_views_at_it() -> None:
+    step = migrations("db")[3].statements
+    assert step[0] == (
+        "ALTER TABLE `db`.`ledger` ADD PROJECTION IF NOT EXISTS `rollup_created_daily` "
+        "(SELECT kind, day, source, region, sum(events), sum(bytes), sum(records) GROUP BY kind, day, source, region)"
+    )
+    views = [sql for sql in step if sql.startswith("CREATE OR REPLACE VIEW")]
+    assert len(views) == 4 and all("FROM `db`.`ledger` WHERE kind = " in sql for sql in views)
+    # the old tables go only after the views stopped reading them
+    assert max(step.index(v) for v in views) < min(i for i, sql in enumerate(step) if sql.startswith("DROP"))
 
 
 def test_a_cluster_gets_replicated_engines_and_on_cluster() -> None:
