@@ -211,6 +211,7 @@ def projection_statements(database: str, cluster: str | None = None) -> tuple[st
 
 def check(client: Client, database: str) -> list[str]:
     """Days where a rollup's projection and the ledger's rows disagree; empty when they agree."""
+    check_identifier(database)
     problems: list[str] = []
     for rollup in ROLLUPS:
         projected = dict(client.query(rollup.daily(database, use_projection=True)).result_rows)
@@ -223,5 +224,6 @@ def check(client: Client, database: str) -> list[str]:
 
 def rebuild(client: Client, database: str) -> None:
     """Materialise every rollup's projection again from the ledger's rows (safe while workers write)."""
+    check_identifier(database)
     for rollup in ROLLUPS:
         client.command(rollup.materialize(database))
