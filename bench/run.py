@@ -25,9 +25,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import harness
 from bench.events import bench_events
-from tests.faults import harness
-from tests.faults.harness import Scenario
+from harness import Scenario
 from zettaledger.producers.producer import EventProducer
 from zettaledger.schemas import BATCH_FIELD, EventCodec
 from zettaledger.streams.accountant import Accountant, Message
