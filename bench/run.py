@@ -11,7 +11,7 @@ Worker throughput is events / busy time (first batch taken -> last flush written
 topic being filled beforehand so producer and worker do not share the 2 cores. The
 workers run with ZL_BATCH_WITHIN_S=0.2 (as in the latency run): the last take of a
 finite topic is partial and waits that long before it is flushed, which is latency,
-not work, and at the default 1 s would be a third of a 300,000-event run.
+not work, and at the default 1 s would be a large share of a short run.
 
     python -m bench.run [--quick]
 """
