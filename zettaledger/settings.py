@@ -20,7 +20,7 @@ from typing import Any, Final, Literal, get_args
 
 from zettaledger.errors import ConfigError
 
-__all__ = ["REPO_ROOT", "LogLevel", "OtelExporter", "Settings", "redact_url"]
+__all__ = ["REPO_ROOT", "SQL_IDENTIFIER", "LogLevel", "OtelExporter", "Settings", "redact_url"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,8 +31,8 @@ _BOOLEANS: Final = {"1": True, "true": True, "yes": True, "on": True, "0": False
 _CHOICES: Final[dict[str, tuple[str, ...]]] = {"otel_exporter": get_args(OtelExporter), "log_level": get_args(LogLevel)}
 # Kafka's rule for topic names, group ids and group.instance.id: ASCII letters, digits, '.', '_', '-'; at most 249.
 _KAFKA_NAME: Final = re.compile(r"[A-Za-z0-9._-]{1,249}")
-_SQL_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")  # a bare ClickHouse identifier, bounded
-_CLUSTER_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")  # a <remote_servers> element name
+# The one rule for a database or cluster name: 1 to 64 ASCII characters, nothing to escape inside backquotes.
+SQL_IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _APP_ID_MAX: Final = 100  # Faust derives topic names from the app id, and Kafka allows 249 characters
 _HOST_LABEL: Final = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 
@@ -169,11 +169,11 @@ class Settings:
         """Every rule the values break, one line each: the variable, its value, what is allowed."""
         out: list[str] = []
 
-        def at_least(var: str, value: float, low: float, why: str = "") -> None:
+        def at_least(var: str, value: float, low: float) -> None:
             if isinstance(value, float) and not math.isfinite(value):
-                out.append(f"{var}={value!r}: must be a finite number >= {low}{why}")
+                out.append(f"{var}={value!r}: must be a finite number >= {low}")
             elif value < low:
-                out.append(f"{var}={value!r}: must be >= {low}{why}")
+                out.append(f"{var}={value!r}: must be >= {low}")
 
         def kafka_name(var: str, value: str, most: int = 249, optional: bool = False) -> None:
             if (value or not optional) and (len(value) > most or not _KAFKA_NAME.fullmatch(value) or value in (".", "..")):
@@ -198,16 +198,13 @@ class Settings:
                 f"ZL_CLICKHOUSE_URL={_shown(redact_url(self.clickhouse_url))}: "
                 "must start with chdb://, http://, https:// or ledger+http:// (a `zl ledger-host`)"
             )
-        if not _SQL_NAME.fullmatch(self.clickhouse_database):
-            out.append(
-                f"ZL_CLICKHOUSE_DATABASE={_shown(self.clickhouse_database)}: "
-                "1 to 64 ASCII letters, digits and _, not starting with a digit"
-            )
-        if self.clickhouse_cluster and not _CLUSTER_NAME.fullmatch(self.clickhouse_cluster):
-            out.append(
-                f"ZL_CLICKHOUSE_CLUSTER={_shown(self.clickhouse_cluster)}: empty, or 1 to 64 ASCII letters, "
-                "digits, '_', '.' or '-', not starting with a digit, '.' or '-'"
-            )
+        for var, name, optional in (
+            ("ZL_CLICKHOUSE_DATABASE", self.clickhouse_database, False),
+            ("ZL_CLICKHOUSE_CLUSTER", self.clickhouse_cluster, True),
+        ):
+            if (name or not optional) and not SQL_IDENTIFIER.fullmatch(name):
+                empty = "empty, or " if optional else ""
+                out.append(f"{var}={_shown(name)}: {empty}1 to 64 ASCII letters, digits and _, not starting with a digit")
         kafka_name("ZL_APP_ID", self.app_id, most=_APP_ID_MAX)
         if not (math.isfinite(self.session_timeout_s) and 6 <= self.session_timeout_s <= 300):
             out.append(f"ZL_SESSION_TIMEOUT_S={self.session_timeout_s!r}: must be 6 to 300 (the broker's group limits)")
