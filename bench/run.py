@@ -11,23 +11,25 @@ Worker throughput is events / busy time (first batch taken -> last flush written
 topic being filled beforehand so producer and worker do not share the 2 cores. The
 workers run with ZL_BATCH_WITHIN_S=0.2 (as in the latency run): the last take of a
 finite topic is partial and waits that long before it is flushed, which is latency,
-not work, and at the default 1 s would be a third of a 300,000-event run.
+not work, and at the default 1 s would be a large share of a short run.
 
     python -m bench.run [--quick]
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import harness
 from bench.events import bench_events
-from tests.faults import harness
-from tests.faults.harness import Scenario
+from harness import Scenario
 from zettaledger.producers.producer import EventProducer
 from zettaledger.schemas import BATCH_FIELD, EventCodec
 from zettaledger.streams.accountant import Accountant, Message
@@ -64,6 +66,16 @@ def limit(n: int) -> float:
     return median(rates)
 
 
+@dataclass(frozen=True)
+class WorkerRun:
+    """Medians over REPS runs of the Zettaledger worker on one filled topic."""
+
+    eps: float  # events / busy seconds
+    producer_eps: float
+    rss_mb: float  # the largest peak RSS of the runs
+    along: dict[str, float]  # peak RSS (MB) after each share of the stream, last run
+
+
 def produce(sc: Scenario, n: int, batch: int | None, seed: int) -> float:
     events = list(bench_events(n, seed=seed))
     t = time.perf_counter()
@@ -76,8 +88,11 @@ def produce(sc: Scenario, n: int, batch: int | None, seed: int) -> float:
     return n / (time.perf_counter() - t)
 
 
-def zettaledger(root: Path, name: str, n: int, batch: int | None) -> dict[str, float]:
-    worker_rates, producer_rates, rss, along = [], [], [], []
+def zettaledger(root: Path, name: str, n: int, batch: int | None) -> WorkerRun:
+    worker_rates: list[float] = []
+    producer_rates: list[float] = []
+    rss: list[float] = []
+    along: list[dict[str, float]] = []
     for rep in range(REPS):
         sc = Scenario(f"{name}{rep}", root / f"{name}{rep}", extra_env={"ZL_BATCH_WITHIN_S": "0.2"})
         sc.create_topics()
@@ -86,7 +101,7 @@ def zettaledger(root: Path, name: str, n: int, batch: int | None) -> dict[str, f
         worker_rates.append(stats["events"] / max(stats["busy_seconds"], 1e-9))
         rss.append(stats["rss_peak_mb"])
         along.append(stats.get("rss_mb_along_stream", {}))
-    return {"eps": median(worker_rates), "producer_eps": median(producer_rates), "rss_mb": max(rss), "along": along[-1]}
+    return WorkerRun(median(worker_rates), median(producer_rates), max(rss), along[-1])
 
 
 def naive(root: Path, n: int, bare: bool = False) -> dict[str, float]:
@@ -165,32 +180,32 @@ def main(quick: bool = False) -> int:
         print(f"   {b['eps']:,.0f} events/s, peak RSS {b['rss_mb']:.0f} MB")
         print(f"c) Zettaledger, batched messages, {n_c:,} events x {REPS}")
         c = zettaledger(root, "batched", n_c, 1000)
-        print(f"   {c['eps']:,.0f} events/s, producer {c['producer_eps']:,.0f} events/s, peak RSS {c['rss_mb']:.0f} MB")
+        print(f"   {c.eps:,.0f} events/s, producer {c.producer_eps:,.0f} events/s, peak RSS {c.rss_mb:.0f} MB")
         print(f"d) Zettaledger, one event per message, {n_d:,} events x {REPS}")
         d = zettaledger(root, "single", n_d, None)
-        print(f"   {d['eps']:,.0f} events/s, producer {d['producer_eps']:,.0f} events/s")
+        print(f"   {d.eps:,.0f} events/s, producer {d.producer_eps:,.0f} events/s")
         print(f"e) bare Faust agent (counts messages, nothing else), one event per message, {n_d:,} events x {REPS}")
         e = naive(root, n_d, bare=True)
-        print(f"   {e['eps']:,.0f} messages/s: the ceiling for b) and d); d reaches {d['eps'] / e['eps']:.0%} of it")
+        print(f"   {e['eps']:,.0f} messages/s: the ceiling for b) and d); d reaches {d.eps / e['eps']:.0%} of it")
         print("latency at half the batched maximum")
-        lat = latency(root, c["eps"] / 2)
+        lat = latency(root, c.eps / 2)
         print(f"   offered {lat['offered_eps']:,.0f} events/s: p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms")
         print(f"RSS on a stream 10x longer ({10 * n_c:,} events, once)")
         saved = REPS
         REPS = 1
         long = zettaledger(root, "long", 10 * n_c, 1000)
         REPS = saved
-        print(f"   peak RSS {long['rss_mb']:.0f} MB vs {c['rss_mb']:.0f} MB; {long['eps']:,.0f} events/s")
-        steps = ", ".join(f"{mb:.0f} MB after {share}" for share, mb in long["along"].items())
+        print(f"   peak RSS {long.rss_mb:.0f} MB vs {c.rss_mb:.0f} MB; {long.eps:,.0f} events/s")
+        steps = ", ".join(f"{mb:.0f} MB after {share}" for share, mb in long.along.items())
         print(f"   RSS along the long stream: {steps}")
-        print(f"ratios: c/b = {c['eps'] / b['eps']:.1f}, c/a = {c['eps'] / a:.2f}, d/b = {d['eps'] / b['eps']:.1f}")
+        print(f"ratios: c/b = {c.eps / b['eps']:.1f}, c/a = {c.eps / a:.2f}, d/b = {d.eps / b['eps']:.1f}")
         print("query side: the national report on a ledger of generated events")
         from bench.queries import query_p95_ms
 
         q = query_p95_ms(root, quick)
         print(
-            f"BENCH batched_eps={c['eps']:.0f} single_eps={d['eps']:.0f} naive_eps={b['eps']:.0f} limit_eps={a:.0f} "
-            f"query_p95_ms={q:.1f} rss_mb={c['rss_mb']:.0f}"
+            f"BENCH batched_eps={c.eps:.0f} single_eps={d.eps:.0f} naive_eps={b['eps']:.0f} limit_eps={a:.0f} "
+            f"query_p95_ms={q:.1f} rss_mb={c.rss_mb:.0f} single_over_bare={d.eps / e['eps']:.2f}"
         )
     finally:
         harness.cleanup_all()
@@ -199,5 +214,15 @@ def main(quick: bool = False) -> int:
     return 0
 
 
+def _args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run",
+        description="Throughput of the worker against the naive path and the decode limit, on a broker it starts "
+        "on 127.0.0.1:ZL_TEST_KAFKA_PORT (19092) unless one is running there.",
+    )
+    parser.add_argument("--quick", action="store_true", help="one small run of each part instead of three full ones")
+    return parser.parse_args(argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main(quick="--quick" in sys.argv))
+    sys.exit(main(quick=_args(sys.argv[1:]).quick))

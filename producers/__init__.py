@@ -1,4 +1,4 @@
-"""Producer side: the Kafka producer library, topic creation, and the national generator."""
+"""Producer side: the Kafka producer library, topic creation, and the national generator (``generator``)."""
 
 if __name__ != "zettaledger.producers":  # one module, one name: see the README's "Layout"
     raise ImportError(
@@ -9,7 +9,7 @@ __all__ = ["EventProducer", "ProduceError", "ensure_topics"]
 
 
 def __getattr__(name: str) -> object:
-    # Lazy, so `import producers.generator` needs no Kafka client installed.
+    # Lazy, so importing zettaledger.producers.generator needs no Kafka client installed.
     if name in ("EventProducer", "ProduceError"):
         from zettaledger.producers import producer
 

@@ -10,13 +10,12 @@ none formats a name into SQL by itself. Pure: no ClickHouse import.
 
 from __future__ import annotations
 
-import re
-
 from zettaledger.errors import ZettaledgerError
+from zettaledger.settings import SQL_IDENTIFIER
 
 __all__ = ["IDENTIFIER_RULE", "InvalidIdentifier", "check_identifier", "qualified", "quote_identifier"]
 
-IDENTIFIER_RULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+IDENTIFIER_RULE = SQL_IDENTIFIER  # one rule: settings validate with it at start-up, every SQL builder here
 
 
 class InvalidIdentifier(ZettaledgerError, ValueError):

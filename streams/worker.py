@@ -35,8 +35,8 @@ def tune_gc() -> None:
 
     Decoding allocates a dict per event, and nearly all of them die young without
     cycles; at the default threshold the collector runs every few dozen events and
-    walks the live dedup window and Faust's objects each time. That cost 16% of
-    the accountant's time (130k vs 155k events/s, medians of 5). Cycles are still
+    walks the live dedup window and Faust's objects each time, a sizeable share of
+    the accountant's time (the README's benchmark section has the figures). Cycles are still
     collected, a few hundred times less often.
     """
     gc.freeze()  # what start-up allocated (modules, schemas, the app) is never garbage

@@ -1,24 +1,95 @@
 """Settings, read once from ``ZL_*`` environment variables and validated together.
 
 Precedence: explicit arguments (tests, CLI flags) over the environment over the
-defaults below. Every problem is reported at once. Secrets in URLs are never printed.
+defaults below. Every problem is reported at once, each naming the variable, the
+bad value and what is allowed. Secrets in URLs are never printed: ``repr`` and
+the problems show ``ZL_CLICKHOUSE_URL`` with its password masked.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal, get_args
 
 from zettaledger.errors import ConfigError
 from zettaledger.failpoints import Failpoints, FailpointSpecError
 
-__all__ = ["REPO_ROOT", "Settings"]
+__all__ = ["REPO_ROOT", "SQL_IDENTIFIER", "LogLevel", "OtelExporter", "Settings", "redact_url"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+OtelExporter = Literal["none", "otlp", "console"]
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+
+_BOOLEANS: Final = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+_CHOICES: Final[dict[str, tuple[str, ...]]] = {"otel_exporter": get_args(OtelExporter), "log_level": get_args(LogLevel)}
+# Kafka's rule for topic names, group ids and group.instance.id: ASCII letters, digits, '.', '_', '-'; at most 249.
+_KAFKA_NAME: Final = re.compile(r"[A-Za-z0-9._-]{1,249}")
+# The one rule for a database or cluster name: 1 to 64 ASCII characters, nothing to escape inside backquotes.
+SQL_IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_APP_ID_MAX: Final = 100  # Faust derives topic names from the app id, and Kafka allows 249 characters
+_HOST_LABEL: Final = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with the password of its user info (and any ``password=`` parameter) replaced by ``***``."""
+    scheme, sep, rest = url.partition("://")
+    if sep:
+        netloc, slash, path = rest.partition("/")
+        if "@" in netloc:
+            userinfo, host = netloc.rsplit("@", 1)
+            if ":" in userinfo:
+                netloc = f"{userinfo.split(':', 1)[0]}:***@{host}"
+        url = f"{scheme}{sep}{netloc}{slash}{path}"
+    return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", url)
+
+
+def _shown(value: str, most: int = 80) -> str:
+    """``repr(value)``, cut to ``most`` characters so a huge value cannot flood the message."""
+    return repr(value) if len(value) <= most else f"{value[:most]!r}... ({len(value)} characters)"
+
+
+def _is_host(value: str) -> bool:
+    """An IP address (IPv6 in brackets or bare) or a DNS host name of ASCII labels."""
+    try:
+        ipaddress.ip_address(value.removeprefix("[").removesuffix("]"))
+        return True
+    except ValueError:
+        pass
+    return 0 < len(value) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in value.removesuffix(".").split("."))
+
+
+def _is_host_port(value: str) -> bool:
+    host, sep, port = value.rpartition(":")
+    if host.count(":") and not host.startswith("["):  # IPv6 needs brackets before the port
+        return False
+    return bool(sep) and _is_host(host) and port.isascii() and port.isdigit() and 1 <= int(port) <= 65535
+
+
+def _parse(kind: type, raw: str) -> Any:
+    """``raw`` as a value of ``kind``, or ValueError saying what is allowed."""
+    if kind is bool:
+        if raw.lower() not in _BOOLEANS:
+            raise ValueError("must be true or false (also 1/0, yes/no, on/off)")
+        return _BOOLEANS[raw.lower()]
+    if kind is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError("must be a whole number") from None
+    if kind is float:
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError("must be a number") from None
+    return raw
 
 
 @dataclass(frozen=True)
@@ -50,8 +121,8 @@ class Settings:
     web_enabled: bool = True  # ZL_WEB_ENABLED: health endpoint /healthz and Faust's web views
     web_port: int = 6066  # ZL_WEB_PORT
     web_bind: str = "127.0.0.1"  # ZL_WEB_BIND: 0.0.0.0 in a pod, so probes reach /healthz
-    otel_exporter: str = "none"  # ZL_OTEL_EXPORTER: none, otlp (OTEL_EXPORTER_OTLP_ENDPOINT) or console
-    log_level: str = "warning"  # ZL_LOG_LEVEL: the worker's (Faust's) log level
+    otel_exporter: OtelExporter = "none"  # ZL_OTEL_EXPORTER: none, otlp (OTEL_EXPORTER_OTLP_ENDPOINT) or console
+    log_level: LogLevel = "warning"  # ZL_LOG_LEVEL: log level of the worker and every zettaledger logger, any case
     failpoints: str = ""  # ZL_FAILPOINTS: fault injection for the fault suite (see zettaledger.failpoints); empty in production
 
     @property
@@ -61,6 +132,14 @@ class Settings:
     @property
     def kafka_servers(self) -> list[str]:
         return [s.strip() for s in self.kafka_bootstrap.split(",") if s.strip()]
+
+    def __repr__(self) -> str:
+        shown = (
+            f"{f.name}={redact_url(self.clickhouse_url) if f.name == 'clickhouse_url' else getattr(self, f.name)!r}"
+            for f in fields(self)
+            if f.repr
+        )
+        return f"Settings({', '.join(shown)})"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -75,16 +154,13 @@ class Settings:
             raw = env.get(var)
             if raw is None or raw == "":
                 continue
-            kind: Any = type(f.default)
             try:
-                if kind is bool:
-                    if raw.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
-                        raise ValueError("expected true or false")
-                    values[f.name] = raw.lower() in ("1", "true", "yes", "on")
-                else:
-                    values[f.name] = kind(raw)
+                values[f.name] = _parse(type(f.default), raw)
             except ValueError as exc:
                 problems.append(f"{var}={raw!r}: {exc}")
+        for name in _CHOICES:  # choices in any case, stored lower
+            if isinstance(values.get(name), str):
+                values[name] = values[name].lower()
         settings = cls(**values)
         problems.extend(settings.problems())
         if problems:
@@ -92,37 +168,75 @@ class Settings:
         return settings
 
     def problems(self) -> list[str]:
-        out = []
-        if self.topic_partitions < 1:
-            out.append(f"ZL_TOPIC_PARTITIONS={self.topic_partitions}: must be >= 1")
-        if self.take_max_bytes < 1:
-            out.append(f"ZL_TAKE_MAX_BYTES={self.take_max_bytes}: must be >= 1")
-        if self.batch_max_messages < 1:
-            out.append(f"ZL_BATCH_MAX_MESSAGES={self.batch_max_messages}: must be >= 1")
-        if not 6 <= self.session_timeout_s <= 300:
-            out.append(f"ZL_SESSION_TIMEOUT_S={self.session_timeout_s}: must be 6 to 300 (the broker's group limits)")
-        if self.stall_timeout_s < 5:
-            out.append(f"ZL_STALL_TIMEOUT_S={self.stall_timeout_s}: must be >= 5")
-        if self.batch_within_s <= 0:
-            out.append(f"ZL_BATCH_WITHIN_S={self.batch_within_s}: must be > 0")
-        if self.dedup_horizon_hours < 1:
-            out.append(f"ZL_DEDUP_HORIZON_HOURS={self.dedup_horizon_hours}: must be >= 1")
-        if self.lateness_hours < 0:
-            out.append(f"ZL_LATENESS_HOURS={self.lateness_hours}: must be >= 0")
-        if self.dedup_max_ids < 1:
-            out.append(f"ZL_DEDUP_MAX_IDS={self.dedup_max_ids}: must be >= 1")
+        """Every rule the values break, one line each: the variable, its value, what is allowed."""
+        out: list[str] = []
+
+        def at_least(var: str, value: float, low: float) -> None:
+            if isinstance(value, float) and not math.isfinite(value):
+                out.append(f"{var}={value!r}: must be a finite number >= {low}")
+            elif value < low:
+                out.append(f"{var}={value!r}: must be >= {low}")
+
+        def kafka_name(var: str, value: str, most: int = 249, optional: bool = False) -> None:
+            if (value or not optional) and (len(value) > most or not _KAFKA_NAME.fullmatch(value) or value in (".", "..")):
+                out.append(f"{var}={_shown(value)}: 1 to {most} ASCII letters, digits, '.', '_' or '-' (not '.' or '..')")
+
+        if not self.var_dir:
+            out.append("ZL_VAR_DIR='': must name a directory")
+        servers = self.kafka_servers
+        if not servers:
+            out.append(f"ZL_KAFKA_BOOTSTRAP={_shown(self.kafka_bootstrap)}: must name at least one host:port")
+        for server in servers:
+            if not _is_host_port(server):
+                out.append(f"ZL_KAFKA_BOOTSTRAP={_shown(server)}: each entry must be host:port, port 1 to 65535")
+        kafka_name("ZL_TOPIC_EVENTS", self.topic_events)
+        kafka_name("ZL_TOPIC_DEAD_LETTER", self.topic_dead_letter)
+        if self.topic_events == self.topic_dead_letter:
+            out.append(f"ZL_TOPIC_DEAD_LETTER={_shown(self.topic_dead_letter)}: must differ from ZL_TOPIC_EVENTS")
+        at_least("ZL_TOPIC_PARTITIONS", self.topic_partitions, 1)
+        at_least("ZL_TOPIC_REPLICATION", self.topic_replication, 1)
         if self.clickhouse_url and not self.clickhouse_url.startswith(("chdb:", "http://", "https://", "ledger+http://")):
-            out.append("ZL_CLICKHOUSE_URL: must start with chdb://, http://, https:// or ledger+http:// (a `zl ledger-host`)")
-        if not self.kafka_servers:
-            out.append("ZL_KAFKA_BOOTSTRAP: must name at least one host:port")
-        if self.otel_exporter not in ("none", "otlp", "console"):
-            out.append(f"ZL_OTEL_EXPORTER={self.otel_exporter!r}: must be none, otlp or console")
-        if not self.clickhouse_database.replace("_", "").isalnum():
-            out.append(f"ZL_CLICKHOUSE_DATABASE={self.clickhouse_database!r}: letters, digits and _ only")
+            out.append(
+                f"ZL_CLICKHOUSE_URL={_shown(redact_url(self.clickhouse_url))}: "
+                "must start with chdb://, http://, https:// or ledger+http:// (a `zl ledger-host`)"
+            )
+        for var, name, optional in (
+            ("ZL_CLICKHOUSE_DATABASE", self.clickhouse_database, False),
+            ("ZL_CLICKHOUSE_CLUSTER", self.clickhouse_cluster, True),
+        ):
+            if (name or not optional) and not SQL_IDENTIFIER.fullmatch(name):
+                empty = "empty, or " if optional else ""
+                out.append(f"{var}={_shown(name)}: {empty}1 to 64 ASCII letters, digits and _, not starting with a digit")
+        kafka_name("ZL_APP_ID", self.app_id, most=_APP_ID_MAX)
+        if not (math.isfinite(self.session_timeout_s) and 6 <= self.session_timeout_s <= 300):
+            out.append(f"ZL_SESSION_TIMEOUT_S={self.session_timeout_s!r}: must be 6 to 300 (the broker's group limits)")
+        kafka_name("ZL_GROUP_INSTANCE_ID", self.group_instance_id, optional=True)
+        at_least("ZL_BATCH_MAX_MESSAGES", self.batch_max_messages, 1)
+        at_least("ZL_TAKE_MAX_BYTES", self.take_max_bytes, 1)
+        at_least("ZL_FLUSH_MAX_BYTES", self.flush_max_bytes, 1)
+        at_least("ZL_STALL_TIMEOUT_S", self.stall_timeout_s, 5)
+        if not (math.isfinite(self.batch_within_s) and self.batch_within_s > 0):
+            out.append(f"ZL_BATCH_WITHIN_S={self.batch_within_s!r}: must be a finite number > 0")
+        elif math.isfinite(self.stall_timeout_s) and self.batch_within_s >= self.stall_timeout_s:
+            out.append(
+                f"ZL_BATCH_WITHIN_S={self.batch_within_s!r}: must be below ZL_STALL_TIMEOUT_S "
+                f"({self.stall_timeout_s!r}), or waiting for a take would look like a stall"
+            )
+        at_least("ZL_DEDUP_HORIZON_HOURS", self.dedup_horizon_hours, 1)
+        at_least("ZL_DEDUP_MAX_IDS", self.dedup_max_ids, 1)
+        at_least("ZL_LATENESS_HOURS", self.lateness_hours, 0)
+        if not 1 <= self.web_port <= 65535:
+            out.append(f"ZL_WEB_PORT={self.web_port!r}: must be a TCP port, 1 to 65535")
+        if not _is_host(self.web_bind):
+            out.append(f"ZL_WEB_BIND={_shown(self.web_bind)}: must be an IP address (0.0.0.0 for every interface) or a host name")
+        for name, allowed in _CHOICES.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                out.append(f"ZL_{name.upper()}={_shown(str(value))}: must be one of {', '.join(allowed)}")
         try:
             Failpoints.parse(self.failpoints)
         except FailpointSpecError as exc:
-            out.append(f"ZL_FAILPOINTS={self.failpoints!r}: {exc}")
+            out.append(f"ZL_FAILPOINTS={_shown(self.failpoints)}: {exc}")
         return out
 
     def replace(self, **changes: Any) -> Settings:

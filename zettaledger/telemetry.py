@@ -146,8 +146,8 @@ def peak_rss_mb() -> float:
     """This process's peak resident memory in MB.
 
     Linux's VmHWM, not ``getrusage``: ``ru_maxrss`` survives exec, so a process
-    started by a large parent reports the parent's size (the benchmark's producer
-    held 3 M events and made a 1.1 GB worker look like 2.6 GB).
+    started by a large parent reports the parent's size (the benchmark's producer,
+    holding its events in memory, made the worker it started look far larger than it was).
     """
     try:
         with open("/proc/self/status") as status:

@@ -15,7 +15,8 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.faults import harness, scenarios
+import harness
+from tests.faults import scenarios
 from tests.faults.compare import Comparison
 from tests.faults.scenarios import Result
 

@@ -19,13 +19,13 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
-from tests.faults import harness
+import harness
+from harness import Scenario
 from tests.faults.compare import Comparison, compare, read_ledger, summary_line
-from tests.faults.harness import Scenario, fault_events
+from tests.faults.events import T_2025, fault_events
 from tests.faults.truth import Truth, count, read_topic
 from zettaledger.producers.producer import EventProducer
 from zettaledger.schemas import EventCodec
-from zettaledger.settings import REPO_ROOT
 from zettaledger.streams.worker import end_offsets
 
 LATEST_MS = 1_900_000_000_000
@@ -82,9 +82,9 @@ def replay(root: Path, n: int = 50_000) -> Result:
     sc.produce(fault_events(n, seed=12))
     sc.run_until_caught_up()
     first = read_ledger(sc.settings.clickhouse_dsn, sc.settings.clickhouse_database, sc.settings.topic_events)
-    again = dict(ZL_APP_ID=sc.settings.app_id + "-replay", ZL_CLICKHOUSE_DATABASE=sc.settings.clickhouse_database + "_replay")
-    sc.run_until_caught_up(**again)
-    second = read_ledger(sc.settings.clickhouse_dsn, again["ZL_CLICKHOUSE_DATABASE"], sc.settings.topic_events)
+    replay_database = sc.settings.clickhouse_database + "_replay"
+    sc.run_until_caught_up(ZL_APP_ID=sc.settings.app_id + "-replay", ZL_CLICKHOUSE_DATABASE=replay_database)
+    second = read_ledger(sc.settings.clickhouse_dsn, replay_database, sc.settings.topic_events)
     comparison, truth, _ = _verify(sc)
     differing = sum(1 for cell in set(first.cells) | set(second.cells) if first.cells.get(cell) != second.cells.get(cell))
     problems = [f"{differing} cells differ between the first pass and the replay"] if differing else []
@@ -226,7 +226,7 @@ def clickhouse_down(root: Path, n: int = 100_000, outage_s: int = 20) -> Result:
     worker.wait_ready()
     time.sleep(1.0)
     committed_at_start = _committed(sc)
-    producer = _in_thread(lambda: sc.produce(fault_events(n, seed=5, start_ms=harness.T_2025 + 61 * 86_400_000)))
+    producer = _in_thread(lambda: sc.produce(fault_events(n, seed=5, start_ms=T_2025 + 61 * 86_400_000)))
     rss = []
     t0 = time.monotonic()
     while time.monotonic() - t0 < outage_s - 3:
@@ -439,7 +439,7 @@ def rebalance(root: Path, n: int = 60_000) -> Result:
     """
     sc = Scenario("rebalance", root / "rebalance", extra_env={"ZL_BATCH_MAX_MESSAGES": "10"})
     sc.create_topics()
-    port = next(harness._web_ports)
+    port = harness.next_web_port()
     host_log = sc.root / "ledger-host.log"
     sc.root.mkdir(parents=True, exist_ok=True)
     host = subprocess.Popen(
@@ -447,7 +447,7 @@ def rebalance(root: Path, n: int = 60_000) -> Result:
         env=sc.env(),
         stdout=host_log.open("wb"),
         stderr=subprocess.STDOUT,
-        cwd=REPO_ROOT,
+        cwd=harness.REPO_ROOT,
     )
     try:
         _wait_http(f"http://127.0.0.1:{port}/healthz")

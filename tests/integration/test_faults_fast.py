@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults import harness, scenarios
+import harness
+from tests.faults import scenarios
 
 pytestmark = pytest.mark.integration
 

@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
@@ -32,17 +33,22 @@ def created(bytes_: int, event_id: str | None = None, dataset: str = "ds-1") -> 
     return DataCreated(event_id or str(uuid.uuid4()), T0, "it", Source.AI, "CN-GD", "org", dataset, bytes_, 1)
 
 
-def dead_letters(pipeline: Pipeline, expected: int) -> list[dict[str, str]]:
+class DeadLetter(NamedTuple):
+    headers: dict[str, str]
+    value: bytes  # the original message, as it was sent
+
+
+def dead_letters(pipeline: Pipeline, expected: int) -> list[DeadLetter]:
     consumer = KafkaConsumer(
         pipeline.settings.topic_dead_letter,
         bootstrap_servers=pipeline.settings.kafka_servers,
         auto_offset_reset="earliest",
         consumer_timeout_ms=5000,
     )
-    letters = []
+    letters: list[DeadLetter] = []
     try:
         for record in consumer:
-            letters.append({k: v.decode() for k, v in record.headers} | {"_value": record.value})
+            letters.append(DeadLetter({k: v.decode() for k, v in record.headers}, record.value))
             if len(letters) >= expected:
                 break
     finally:
@@ -105,13 +111,13 @@ def test_malformed_events_land_in_the_dead_letter_topic_with_their_reason(
         producer.send(created(11))
     pipeline.run_worker()
 
-    letters = sorted(dead_letters(pipeline, expected=2), key=lambda h: h["zl.error.code"])
-    assert [(h["zl.error.code"], h["zl.error.field"]) for h in letters] == [
+    letters = sorted(dead_letters(pipeline, expected=2), key=lambda d: d.headers["zl.error.code"])
+    assert [(d.headers["zl.error.code"], d.headers["zl.error.field"]) for d in letters] == [
         ("invalid_field", "bytes"),
         ("not_single_object", "<payload>"),
     ]
-    assert letters[0]["zl.error.value"] == "-7" and letters[0]["zl.error.reason"] == "must be >= 0"
-    assert letters[1]["_value"] == b"not avro at all"  # the original bytes, nothing lost
+    assert letters[0].headers["zl.error.value"] == "-7" and letters[0].headers["zl.error.reason"] == "must be >= 0"
+    assert letters[1].value == b"not avro at all"  # the original bytes, nothing lost
     accounts = accounts_of(pipeline, open_chdb)
     assert accounts.created[(2025, "AI")] == (11, 1)
     assert accounts.dead_lettered == 2

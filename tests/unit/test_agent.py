@@ -23,7 +23,7 @@ async def _ingest_through_the_agent(values: list[bytes], tmp: Path) -> tuple[Mem
     ledger = MemoryLedger()
     state = Ingest(settings, Failpoints.parse(""), store=ledger)
     failures: list[BaseException] = []
-    state.fatal = failures.append  # type: ignore[method-assign]  # the worker exits here; a test must not
+    state.fatal = failures.append  # type: ignore[method-assign,assignment]  # the worker exits here; a test must not
     agent = register_ingest(app, settings, state)
     async with agent.test_context() as context:
         for value in values:

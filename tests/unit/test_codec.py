@@ -17,7 +17,7 @@ def test_fingerprints_match_fastavro_parsing_canonical_form() -> None:
     registry = default_registry()
     for name in registry.names():
         version = registry.current(name)
-        canonical = fastavro.schema.to_parsing_canonical_form(version.definition)
+        canonical = fastavro.schema.to_parsing_canonical_form(dict(version.definition))
         assert fastavro.schema.fingerprint(canonical, "CRC-64-AVRO") == version.fingerprint.to_bytes(8, "little").hex()
 
 

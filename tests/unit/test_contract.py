@@ -8,13 +8,14 @@ import pytest
 
 from tests.unit.samples import SAMPLES
 from zettaledger.schemas import CollectionRun, DataCreated, DatasetRegistered, EventRejected, TokenUsage, check, default_registry
+from zettaledger.schemas.models import Event
 from zettaledger.schemas.validation import EARLIEST_EVENT_MS
 
 LATEST = 1_800_000_000_000
 
 
 @pytest.mark.parametrize("model", [DataCreated, TokenUsage, DatasetRegistered, CollectionRun])
-def test_model_fields_equal_the_schema_fields_in_order(model: type) -> None:
+def test_model_fields_equal_the_schema_fields_in_order(model: type[Event]) -> None:
     schema = default_registry().current(model.schema_name).definition
     assert [f.name for f in dataclasses.fields(model)] == [f["name"] for f in schema["fields"]]
 

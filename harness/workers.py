@@ -1,33 +1,34 @@
-"""Drives the real parts for fault scenarios: the broker (scripts/kafka.sh), worker
-processes (`zl worker`, as an operator runs them), producers, and chDB after the fact."""
+"""Scenarios and the worker processes they start: ``zl worker`` as an operator runs it, one port each."""
 
 from __future__ import annotations
 
 import json
 import os
-import random
 import subprocess
 import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.broker import KAFKA_PORT, REPO_ROOT
 from zettaledger.producers.producer import EventProducer
 from zettaledger.producers.topics import ensure_topics
-from zettaledger.schemas import CollectionRun, DataCreated, DatasetRegistered, QualityGrade, Source, TokenUsage
 from zettaledger.schemas.models import Event
-from zettaledger.settings import REPO_ROOT, Settings
+from zettaledger.settings import Settings
 
-KAFKA_PORT = int(os.environ.get("ZL_TEST_KAFKA_PORT", "19092"))
-KAFKA_SCRIPT = str(REPO_ROOT / "scripts" / "kafka.sh")
-T_2025 = 1_735_689_600_000
-REGIONS = ("CN-GD", "CN-JS", "CN-ZJ", "CN-BJ", "CN-SH", "CN-SD", "CN-SC", "CN-HB")
+__all__ = ["Scenario", "WorkerProcess", "cleanup_all", "next_web_port"]
+
 _web_ports = iter(range(16100, 16999))
 _LIVE: list[Scenario] = []
+
+
+def next_web_port() -> int:
+    """A port no other process of this run was given (16100 to 16998), for a worker's or a host's HTTP."""
+    return next(_web_ports)
 
 
 def cleanup_all() -> None:
@@ -36,62 +37,10 @@ def cleanup_all() -> None:
         _LIVE.pop().cleanup()
 
 
-def kafka(command: str) -> None:
-    env = {**os.environ, "ZL_VAR_DIR": str(REPO_ROOT / "var"), "ZL_KAFKA_PORT": str(KAFKA_PORT)}
-    subprocess.run([KAFKA_SCRIPT, command], env=env, check=command not in ("status", "kill"))
-
-
-def kafka_running() -> bool:
-    env = {**os.environ, "ZL_VAR_DIR": str(REPO_ROOT / "var"), "ZL_KAFKA_PORT": str(KAFKA_PORT)}
-    return subprocess.run([KAFKA_SCRIPT, "status"], env=env).returncode == 0
-
-
-def fault_events(n: int, seed: int, start_ms: int = T_2025, spread_days: int = 60) -> Iterator[Event]:
-    """A mixed stream in event-time order: mostly DataCreated, some tokens, runs and registrations."""
-    rng = random.Random(seed)
-    step = spread_days * 86_400_000 // max(n, 1)
-    for i in range(n):
-        eid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        t = start_ms + i * step
-        region = rng.choice(REGIONS)
-        roll = rng.random()
-        if roll < 0.8:
-            yield DataCreated(
-                eid,
-                t,
-                "faults",
-                rng.choice(list(Source)[1:]),
-                region,
-                "org",
-                f"ds-{rng.randrange(200)}",
-                rng.randrange(1, 2**62),
-                rng.randrange(1, 10_000),
-                (f"raw-{rng.randrange(50)}",),
-            )
-        elif roll < 0.9:
-            yield TokenUsage(
-                eid, t, "faults", f"model-{rng.randrange(4)}", "prov", region, rng.randrange(10**9), rng.randrange(10**9)
-            )
-        elif roll < 0.95:
-            attempted = rng.randrange(1, 10_000)
-            yield CollectionRun(
-                eid,
-                t,
-                "faults",
-                f"rbt-{rng.randrange(3)}",
-                region,
-                "ds-robot",
-                attempted,
-                rng.randrange(attempted + 1),
-                attempted * 1000,
-                attempted * 900,
-            )
-        else:
-            yield DatasetRegistered(eid, t, "faults", f"reg-{i}", "org", region, rng.randrange(10**15), QualityGrade.HIGH)
-
-
 @dataclass
 class WorkerProcess:
+    """One ``zl worker`` process: its health endpoint, its log, and the stats it prints on exit."""
+
     popen: subprocess.Popen[bytes]
     log: Path
     web_port: int
@@ -190,14 +139,14 @@ class Scenario:
     def create_topics(self) -> None:
         ensure_topics(self.settings)
 
-    def produce(self, events: Iterator[Event] | list[Event], batch: int = 100, **kafka_options: Any) -> int:
+    def produce(self, events: Iterable[Event], batch: int = 100, **kafka_options: Any) -> int:
         with EventProducer(self.settings, f"faults-{self.name}", batch_events=batch, check_events=False, **kafka_options) as p:
             for e in events:
                 p.add(e)
         return p.sent_events
 
     def start_worker(self, *args: str, **env: str) -> WorkerProcess:
-        port = next(_web_ports)
+        port = next_web_port()
         self.root.mkdir(parents=True, exist_ok=True)
         log = self.root / f"worker-{time.monotonic_ns()}.log"
         handle = log.open("wb")
@@ -213,6 +162,7 @@ class Scenario:
         return worker
 
     def run_until_caught_up(self, timeout_s: float = 300, **env: str) -> WorkerProcess:
+        """Start a worker with ``--until-caught-up`` (and ``env`` on top) and wait for it to exit 0."""
         worker = self.start_worker("--until-caught-up", **env)
         code = worker.wait(timeout_s)
         if code != 0:
