@@ -20,7 +20,7 @@ the projections again.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from zettaledger.sinks.engines import on_cluster, table_engine
 from zettaledger.sinks.identifiers import check_identifier, qualified, quote_identifier
@@ -109,7 +109,8 @@ class Rollup:
             f"SELECT {keys}, {sums} FROM {quote_identifier(database)}.{_LEDGER} WHERE kind = '{self.kind.value}' GROUP BY {keys}"
         )
 
-    def legacy_statements(self, database: str, cluster: str | None = None) -> tuple[str, ...]:
+    def legacy_statements(self, database: str, cluster: str | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(table, backfill and materialised view), (reader views): migration 3 renders all tables first."""
         columns = ", ".join(f"{c} {t}" for c, t in self.keys + self.sums)
         table = qualified(database, self.name)
         on = on_cluster(cluster)
@@ -214,8 +215,8 @@ def check(client: Client, database: str) -> list[str]:
     check_identifier(database)
     problems: list[str] = []
     for rollup in ROLLUPS:
-        projected = dict(client.query(rollup.daily(database, use_projection=True)).result_rows)
-        counted = dict(client.query(rollup.daily(database, use_projection=False)).result_rows)
+        projected: dict[Any, Any] = {r[0]: r[1] for r in client.query(rollup.daily(database, use_projection=True)).result_rows}
+        counted: dict[Any, Any] = {r[0]: r[1] for r in client.query(rollup.daily(database, use_projection=False)).result_rows}
         for day in sorted(set(projected) | set(counted)):
             if projected.get(day) != counted.get(day):
                 problems.append(f"{rollup.name} {day}: projection {projected.get(day)} != ledger {counted.get(day)}")
