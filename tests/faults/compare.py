@@ -16,6 +16,20 @@ _CELL_SQL = {
     "WHERE kind='collection' GROUP BY day, pipeline_id, region",
     "dataset": "SELECT dataset_id, sum(events), sum(bytes) FROM {db}.ledger WHERE kind='dataset' GROUP BY dataset_id",
 }
+# What statisticians read: the views backed by the rollups (projections of the ledger), keyed like the truth's cells.
+_VIEW_SQL = {
+    "volume": "SELECT day, source, region, events, bytes FROM {db}.data_created_daily",
+    "tokens": "SELECT day, model, provider, region, NULL, tokens FROM {db}.tokens_by_model_daily",
+}
+
+
+def _cells(rows: Any, kind: str) -> dict[Cell, list[int | None]]:
+    cells: dict[Cell, list[int | None]] = {}
+    for row in rows:
+        *key, events, amount = row
+        day_first = [k.toordinal() - 719163 if hasattr(k, "toordinal") else k for k in key]
+        cells[(kind, *day_first)] = [None if events is None else int(events), int(amount)]
+    return cells
 
 
 @dataclass
@@ -26,6 +40,7 @@ class LedgerState:
     rejected: int
     adjustments: int
     rollup_problems: list[str]
+    views: dict[Cell, list[int | None]]  # cells as the statisticians' views show them (events None where a view has none)
 
 
 def read_ledger(dsn: str, database: str, topic: str) -> LedgerState:
@@ -34,10 +49,11 @@ def read_ledger(dsn: str, database: str, topic: str) -> LedgerState:
         db = f"`{database}`"
         cells: dict[Cell, list[int]] = {}
         for kind, sql in _CELL_SQL.items():
-            for row in client.query(sql.replace("{db}", db)).result_rows:
-                *key, events, amount = row
-                day_first = [k.toordinal() - 719163 if hasattr(k, "toordinal") else k for k in key]
-                cells[(kind, *day_first)] = [int(events), int(amount)]
+            for cell, (events, amount) in _cells(client.query(sql.replace("{db}", db)).result_rows, kind).items():
+                cells[cell] = [int(events or 0), int(amount or 0)]
+        views: dict[Cell, list[int | None]] = {}
+        for kind, sql in _VIEW_SQL.items():
+            views.update(_cells(client.query(sql.replace("{db}", db)).result_rows, kind))
         segments = [
             (int(p), int(a), int(b))
             for p, a, b in client.query(
@@ -49,7 +65,7 @@ def read_ledger(dsn: str, database: str, topic: str) -> LedgerState:
         ((adj,),) = client.query(f"SELECT sum(events) FROM {db}.ledger WHERE adjustment = 1").result_rows
         from zettaledger.sinks import rollups
 
-        return LedgerState(cells, segments, int(dups), int(rej), int(adj), rollups.check(client, database))
+        return LedgerState(cells, segments, int(dups), int(rej), int(adj), rollups.check(client, database), views)
     finally:
         client.close()
 
@@ -62,7 +78,8 @@ class Comparison:
     duplicated: int
     gaps: int
     overlaps: int
-    rollup_problems: int = 0  # days where a rollup disagrees with the ledger (repairable: zl rollups rebuild)
+    rollup_problems: int = 0  # days where a rollup's projection disagrees with the ledger's rows
+    view_diffs: int = 0  # cells where a statisticians' view differs from the truth
 
     @property
     def exact(self) -> bool:
@@ -72,6 +89,8 @@ class Comparison:
             and self.duplicated == 0
             and self.gaps == 0
             and self.overlaps == 0
+            and self.rollup_problems == 0
+            and self.view_diffs == 0
         )
 
 
@@ -103,7 +122,21 @@ def compare(truth: Truth, ledger: LedgerState) -> Comparison:
         if cell not in truth.cells:
             duplicated += got_events
     gaps, overlaps = coverage(ledger.segments, truth.end_offsets)
-    return Comparison(len(truth.cells), exact, lost, duplicated, gaps, overlaps, len(ledger.rollup_problems))
+    return Comparison(
+        len(truth.cells), exact, lost, duplicated, gaps, overlaps, len(ledger.rollup_problems), view_diffs(truth, ledger)
+    )
+
+
+def view_diffs(truth: Truth, ledger: LedgerState) -> int:
+    """Cells of the views that differ from the truth (a view without an events column is compared on its amount)."""
+    expected = {cell: value for cell, value in truth.cells.items() if cell[0] in _VIEW_SQL}
+    diffs = 0
+    for cell in set(expected) | set(ledger.views):
+        events, amount = expected.get(cell, [0, 0])
+        shown_events, shown_amount = ledger.views.get(cell, [0, 0])
+        if shown_amount != amount or (shown_events is not None and shown_events != events):
+            diffs += 1
+    return diffs
 
 
 def summary_line(name: str, comparison: Comparison, extra: dict[str, Any]) -> str:
@@ -115,6 +148,7 @@ def summary_line(name: str, comparison: Comparison, extra: dict[str, Any]) -> st
         "gaps": c.gaps,
         "overlaps": c.overlaps,
         "rollup_diffs": c.rollup_problems,
+        "view_diffs": c.view_diffs,
         **extra,
     }
     return f"FAULT {name:<14} " + " ".join(f"{k}={v}" for k, v in fields.items())
