@@ -4,8 +4,9 @@ Wire format (Avro specification, "Single-object encoding")::
 
     C3 01 | CRC-64-AVRO fingerprint of the writer schema, 8 bytes little-endian | Avro binary body
 
-The fingerprint may be any a mainstream library computes for the schema
-(``fingerprints.FORMS``); this codec writes the specification's.
+and nothing after the body: trailing bytes are a ``corrupt_body``. The fingerprint
+may be any a mainstream library computes for the schema (``fingerprints.FORMS``);
+this codec writes the specification's.
 
 We chose it over the Confluent wire format because it needs no schema-registry
 service on the hot path: the fingerprint is derived from the schema itself, so
@@ -122,6 +123,8 @@ class EventCodec:
             ) from exc
         if not isinstance(datum, dict):
             raise SchemaDecodeError("corrupt_body", f"{writer.short_name} decoded to {type(datum).__name__}")
+        if body.tell() != len(payload):
+            raise _trailing(writer, len(payload), body.tell())
         return Decoded(writer.short_name, datum)
 
 
@@ -133,6 +136,15 @@ def _unknown(registry: SchemaRegistry, fingerprint: int) -> SchemaDecodeError:
         "the accepted fingerprints are listed in docs/contract.md"
     )
     return SchemaDecodeError("unknown_schema", f"writer schema fingerprint {header} is not known to this worker: {advice}")
+
+
+def _trailing(writer: SchemaVersion, size: int, end: int) -> SchemaDecodeError:
+    """Bytes after a complete body: a message carries exactly one object, so the payload is not what was meant."""
+    return SchemaDecodeError(
+        "corrupt_body",
+        f"{size - end} byte(s) follow the end of the {writer.short_name} body ({end - _HEADER_LEN} bytes) "
+        f"in a payload of {size} bytes; a message carries exactly one single-object-encoded event or batch",
+    )
 
 
 class ReferenceCodec:
@@ -175,4 +187,6 @@ class ReferenceCodec:
             raise SchemaDecodeError("corrupt_body", f"{writer.short_name} body does not decode: {exc!r}") from exc
         if not isinstance(datum, dict):
             raise SchemaDecodeError("corrupt_body", f"{writer.short_name} decoded to {type(datum).__name__}")
+        if body.tell() != len(payload):
+            raise _trailing(writer, len(payload), body.tell())
         return Decoded(writer.short_name, datum)
