@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["FORMS", "CanonicalForm", "crc64_avro", "fingerprints", "header_hex", "parsing_canonical_form"]
+__all__ = ["AVRO_PYTHON", "FORMS", "SPEC", "CanonicalForm", "crc64_avro", "fingerprints", "header_hex", "parsing_canonical_form"]
 
 _PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 _NAMED = frozenset({"record", "error", "enum", "fixed"})

@@ -8,6 +8,7 @@ schemas and on a schema that uses every kind of type.
 from __future__ import annotations
 
 import copy
+import io
 import json
 from typing import Any
 
@@ -90,14 +91,11 @@ def test_an_old_version_is_accepted_under_every_form_and_read_into_the_current_o
     old["fields"] = [f for f in old["fields"] if f["name"] != "parent_dataset_ids"]  # v0: before lineage
     registry = SchemaRegistry(current, [old])
     (history,) = [v for v in registry.versions() if not v.current]
-    old_body = fastavro.schemaless_writer  # written by fastavro with the old schema, as an old producer would
     datum = {k: v for k, v in SAMPLES["DataCreated"].items() if k != "parent_dataset_ids"}
-    import io
-
-    out = io.BytesIO()
-    old_body(out, fastavro.parse_schema(copy.deepcopy(old)), datum)
+    body = io.BytesIO()  # written by fastavro with the old schema, as an old producer would
+    fastavro.schemaless_writer(body, fastavro.parse_schema(copy.deepcopy(old)), datum)
     for fingerprint in history.accepted.values():
-        decoded = EventCodec(registry).decode(b"\xc3\x01" + fingerprint.to_bytes(8, "little") + out.getvalue())
+        decoded = EventCodec(registry).decode(b"\xc3\x01" + fingerprint.to_bytes(8, "little") + body.getvalue())
         assert decoded.datum == {**datum, "parent_dataset_ids": []}
 
 
