@@ -4,6 +4,10 @@ Wire format (Avro specification, "Single-object encoding")::
 
     C3 01 | CRC-64-AVRO fingerprint of the writer schema, 8 bytes little-endian | Avro binary body
 
+and nothing after the body: trailing bytes are a ``corrupt_body``. The fingerprint
+may be any a mainstream library computes for the schema (``fingerprints.FORMS``);
+this codec writes the specification's.
+
 We chose it over the Confluent wire format because it needs no schema-registry
 service on the hot path: the fingerprint is derived from the schema itself, so
 producers and workers agree without coordination, and the worker ships every
@@ -100,11 +104,7 @@ class EventCodec:
         fingerprint = fingerprint_of(payload)
         writer = self._registry.by_fingerprint(fingerprint)
         if writer is None:
-            raise SchemaDecodeError(
-                "unknown_schema",
-                f"writer schema fingerprint {fingerprint:#018x} is not known to this worker; "
-                "deploy the worker with the producer's schema (schemas/avro/history) before the producer",
-            )
+            raise _unknown(self._registry, fingerprint)
         reader: Any = None
         if not writer.current:
             current = self._registry.current(writer.short_name)
@@ -112,8 +112,10 @@ class EventCodec:
             if reader is None:
                 reader = self._parsed(current)
                 self._readers[current.short_name] = reader
+        body = io.BytesIO(payload)
+        body.seek(_HEADER_LEN)
         try:
-            datum = fastavro.schemaless_reader(io.BytesIO(payload[_HEADER_LEN:]), self._parsed(writer), reader)
+            datum = fastavro.schemaless_reader(body, self._parsed(writer), reader)
         except Exception as exc:  # fastavro raises many types for corrupt bodies
             raise SchemaDecodeError(
                 "corrupt_body",
@@ -121,7 +123,28 @@ class EventCodec:
             ) from exc
         if not isinstance(datum, dict):
             raise SchemaDecodeError("corrupt_body", f"{writer.short_name} decoded to {type(datum).__name__}")
+        if body.tell() != len(payload):
+            raise _trailing(writer, len(payload), body.tell())
         return Decoded(writer.short_name, datum)
+
+
+def _unknown(registry: SchemaRegistry, fingerprint: int) -> SchemaDecodeError:
+    header = fingerprint.to_bytes(8, "little").hex()
+    hint = registry.hint(fingerprint)
+    advice = hint or (
+        "deploy the worker with the producer's schema (schemas/avro/history) before the producer; "
+        "the accepted fingerprints are listed in docs/contract.md"
+    )
+    return SchemaDecodeError("unknown_schema", f"writer schema fingerprint {header} is not known to this worker: {advice}")
+
+
+def _trailing(writer: SchemaVersion, size: int, end: int) -> SchemaDecodeError:
+    """Bytes after a complete body: a message carries exactly one object, so the payload is not what was meant."""
+    return SchemaDecodeError(
+        "corrupt_body",
+        f"{size - end} byte(s) follow the end of the {writer.short_name} body ({end - _HEADER_LEN} bytes) "
+        f"in a payload of {size} bytes; a message carries exactly one single-object-encoded event or batch",
+    )
 
 
 class ReferenceCodec:
@@ -150,15 +173,20 @@ class ReferenceCodec:
         return out.getvalue()
 
     def decode(self, payload: bytes) -> Decoded:
-        writer = self._registry.by_fingerprint(fingerprint_of(payload))
+        fingerprint = fingerprint_of(payload)
+        writer = self._registry.by_fingerprint(fingerprint)
         if writer is None:
-            raise SchemaDecodeError("unknown_schema", "writer schema fingerprint is not known to this worker")
+            raise _unknown(self._registry, fingerprint)
         current = self._registry.current(writer.short_name)
         reader = self._avro_io.DatumReader(self._schema(writer), self._schema(current))
+        body = io.BytesIO(payload)
+        body.seek(_HEADER_LEN)
         try:
-            datum = reader.read(self._avro_io.BinaryDecoder(io.BytesIO(payload[_HEADER_LEN:])))
+            datum = reader.read(self._avro_io.BinaryDecoder(body))
         except Exception as exc:
             raise SchemaDecodeError("corrupt_body", f"{writer.short_name} body does not decode: {exc!r}") from exc
         if not isinstance(datum, dict):
             raise SchemaDecodeError("corrupt_body", f"{writer.short_name} decoded to {type(datum).__name__}")
+        if body.tell() != len(payload):
+            raise _trailing(writer, len(payload), body.tell())
         return Decoded(writer.short_name, datum)

@@ -2,8 +2,12 @@
 
 Each ``.avsc`` file under ``schemas/avro`` holds one record; references between
 files (``EventBatch`` names ``DataCreated``...) are expanded here so every schema
-stands alone. A schema is identified on the wire by its CRC-64-AVRO fingerprint
-of the Parsing Canonical Form, computed by Apache ``avro``, the schema authority.
+stands alone. A schema is identified on the wire by the CRC-64-AVRO fingerprint
+of its Parsing Canonical Form, taken over that stand-alone schema (``EventBatch``'s
+over the batch with the four event records inlined). Each version is found under
+every fingerprint a mainstream library computes for it (``fingerprints.FORMS``:
+the specification's, and Apache avro for Python's), one dict lookup either way;
+it is written under the specification's.
 
 Older versions of a record live under ``schemas/avro/history`` (any file name,
 same record name) so that a worker can still read what old producers write.
@@ -21,6 +25,7 @@ from typing import Any
 import avro.schema
 
 from zettaledger.errors import ZettaledgerError
+from zettaledger.schemas.fingerprints import FORMS, SPEC, fingerprints
 
 __all__ = ["AVRO_DIR", "SchemaRegistry", "SchemaVersion", "UnknownSchemaError", "default_registry"]
 
@@ -41,8 +46,11 @@ class SchemaVersion:
 
     name: str
     definition: Mapping[str, Any] = field(repr=False)
-    fingerprint: int
+    fingerprint: int  # the specification's: the one Zettaledger writes
     current: bool
+    # Every accepted fingerprint, keyed by the canonical form that gives it (``fingerprints.FORMS``).
+    accepted: Mapping[str, int] = field(default_factory=dict)
+    source: str = ""  # the file it was read from, when it was
 
     @property
     def short_name(self) -> str:
@@ -110,24 +118,54 @@ def _expand_record(
     return record
 
 
+_SOURCE = "__zl_source__"  # where a definition was read from; taken off before the schema is used
+
+
+def _with_source(definition: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    plain = dict(definition)
+    return plain, str(plain.pop(_SOURCE, ""))
+
+
 def _load_dir(directory: Path) -> list[dict[str, Any]]:
-    return [json.loads(p.read_text()) for p in sorted(directory.glob("*.avsc"))]
+    return [{**json.loads(p.read_text()), _SOURCE: p.name} for p in sorted(directory.glob("*.avsc"))]
 
 
 class SchemaRegistry:
     """Schemas read from files: current versions plus any historical ones."""
 
     def __init__(self, current: Iterable[Mapping[str, Any]], history: Iterable[Mapping[str, Any]] = ()) -> None:
-        definitions = [dict(d) for d in current]
-        known = {_full_name(d): d for d in definitions}
+        definitions = [_with_source(d) for d in current]
+        known = {_full_name(d): d for d, _ in definitions}
         self._current: dict[str, SchemaVersion] = {}
+        self._history: list[SchemaVersion] = []
         self._by_fingerprint: dict[int, SchemaVersion] = {}
-        for definition in definitions:
-            version = self._make(definition, known, is_current=True)
+        # Fingerprints refused with a hint: a schema's canonical form taken over named references
+        # (fastavro's ``to_parsing_canonical_form`` of a ``parse_schema`` result that names the event
+        # records) does not identify the records' versions, so it must never be accepted.
+        self._hints: dict[int, str] = {}
+        for definition, source in definitions:
+            version = self._make(definition, source, known, is_current=True)
             self._current[version.short_name] = version
-        for old in history:
-            version = self._make(dict(old), known, is_current=False)
-            self._by_fingerprint.setdefault(version.fingerprint, version)
+            self._by_fingerprint.update(dict.fromkeys(version.accepted.values(), version))
+            self._hint_by_reference(definition, version)
+        for old, source in map(_with_source, history):
+            version = self._make(old, source, known, is_current=False)
+            self._history.append(version)
+            for fingerprint in version.accepted.values():
+                self._by_fingerprint.setdefault(fingerprint, version)  # a current version wins
+            self._hint_by_reference(old, version)
+        for fingerprint in self._by_fingerprint:
+            self._hints.pop(fingerprint, None)
+
+    def _hint_by_reference(self, as_written: Mapping[str, Any], version: SchemaVersion) -> None:
+        by_reference = SPEC.fingerprint(as_written)
+        if by_reference not in version.accepted.values():
+            self._hints.setdefault(
+                by_reference,
+                f"it is {version.short_name}'s fingerprint over the schema with the records it names left as names; "
+                "take the fingerprint over the stand-alone schema with those records written out "
+                "(fastavro: to_parsing_canonical_form(expand_schema(schema)); see docs/contract.md, 'Which fingerprint')",
+            )
 
     @classmethod
     def from_directory(cls, directory: Path = AVRO_DIR, extra_history: Iterable[Path] = ()) -> SchemaRegistry:
@@ -136,17 +174,16 @@ class SchemaRegistry:
             history.extend(_load_dir(extra))
         return cls(_load_dir(directory), history)
 
-    def _make(self, definition: dict[str, Any], known: Mapping[str, Mapping[str, Any]], is_current: bool) -> SchemaVersion:
+    def _make(
+        self, definition: dict[str, Any], source: str, known: Mapping[str, Mapping[str, Any]], is_current: bool
+    ) -> SchemaVersion:
         expanded = _expand_record(copy.deepcopy(definition), known, set())
         try:
-            parsed = avro.schema.parse(json.dumps(_strip(copy.deepcopy(expanded))))
+            avro.schema.parse(json.dumps(_strip(copy.deepcopy(expanded))))  # Apache avro, the authority, must accept it
         except (avro.errors.SchemaParseException, ValueError, TypeError) as exc:
             raise UnknownSchemaError(f"schema {definition.get('name')!r} does not parse: {exc}") from exc
-        # avro returns the CRC-64-AVRO value as little-endian bytes, as the wire header carries it.
-        fingerprint = int.from_bytes(parsed.fingerprint("CRC-64-AVRO"), "little")
-        version = SchemaVersion(_full_name(expanded), expanded, fingerprint, is_current)
-        self._by_fingerprint[fingerprint] = version
-        return version
+        accepted = fingerprints(expanded, FORMS)
+        return SchemaVersion(_full_name(expanded), expanded, accepted[SPEC.key], is_current, accepted, source)
 
     def current(self, short_name: str) -> SchemaVersion:
         try:
@@ -157,8 +194,16 @@ class SchemaRegistry:
     def by_fingerprint(self, fingerprint: int) -> SchemaVersion | None:
         return self._by_fingerprint.get(fingerprint)
 
+    def hint(self, fingerprint: int) -> str | None:
+        """Why a fingerprint that no version has is a known mistake, when it is one (for the error message)."""
+        return self._hints.get(fingerprint)
+
     def names(self) -> list[str]:
         return sorted(self._current)
+
+    def versions(self) -> list[SchemaVersion]:
+        """Every version: the current ones by name, then the historical ones in file order."""
+        return [self._current[n] for n in self.names()] + list(self._history)
 
 
 _DEFAULT: SchemaRegistry | None = None

@@ -8,7 +8,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from zettaledger.sinks.queries import NationalAccounts
 
-__all__ = ["NATIONAL_LIBRARY_DIGITAL_BYTES", "format_bytes", "growth_pct", "render"]
+__all__ = ["NATIONAL_LIBRARY_DIGITAL_BYTES", "format_bytes", "growth_pct", "render", "unit_for"]
 
 # Assumed size of the national library's digital resources: 2.87 PB, the figure
 # implied by the published "890 PB is about 310x the national library" ratio.
@@ -28,10 +28,20 @@ def _round(value: Decimal, places: int = 2) -> Decimal:
     return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
 
 
+def unit_for(*values: int) -> str:
+    """The unit of a row: the largest one its largest value reaches, so every value of the row shares it.
+
+    Each row chooses from its own magnitude (a small country's total reads in GB, not "0.00 ZB"), and the
+    values within a row (two years, usable of attempted) stay comparable at a glance.
+    """
+    top = max(values, default=0)
+    return next((u for u, size in _UNITS if top >= size), "B")
+
+
 def format_bytes(n: int, unit: str | None = None) -> str:
     """Decimal SI units (1 PB = 1e15 B), two decimals, computed exactly from the integer."""
     if unit is None:
-        unit = next((u for u, size in _UNITS if n >= size), "B")
+        unit = unit_for(n)
     size = dict(_UNITS).get(unit, 1)
     return f"{_round(Decimal(n) / Decimal(size))} {unit}"
 
@@ -68,25 +78,29 @@ def render(
     sources = sorted({s for (_, s) in accounts.created}, key=lambda s: -accounts.created_by(year, s))
     for s in sources:
         a, b = accounts.created_by(prev, s), accounts.created_by(year, s)
-        add(f"  {SOURCE_LABELS.get(s, s):<26}{format_bytes(a):>14}{format_bytes(b):>14}{growth_pct(b, a):>12}")
+        unit = unit_for(a, b)
+        add(f"  {SOURCE_LABELS.get(s, s):<26}{format_bytes(a, unit):>14}{format_bytes(b, unit):>14}{growth_pct(b, a):>12}")
     t_prev, t_year = accounts.created_total(prev), accounts.created_total(year)
-    add(f"  {'Total':<26}{format_bytes(t_prev, 'ZB'):>14}{format_bytes(t_year, 'ZB'):>14}{growth_pct(t_year, t_prev):>12}")
+    unit = unit_for(t_prev, t_year)
+    add(f"  {'Total':<26}{format_bytes(t_prev, unit):>14}{format_bytes(t_year, unit):>14}{growth_pct(t_year, t_prev):>12}")
     add(f"  exact total {year}: {t_year:,} B")
     ai, iot = accounts.created_by(year, "AI"), accounts.created_by(year, "IOT")
     ai_p, iot_p = accounts.created_by(prev, "AI"), accounts.created_by(prev, "IOT")
     lead = "AI and system software ahead of IoT" if ai > iot else "IoT ahead of AI and system software"
     lead_prev = "AI ahead" if ai_p > iot_p else "IoT ahead"
     overtook = " (overtaking IoT for the first time)" if ai > iot and ai_p <= iot_p else ""
-    add(f"  AI vs IoT: {year} {lead}{overtook}: {format_bytes(ai)} vs {format_bytes(iot)}; {prev}: {lead_prev}")
+    unit = unit_for(ai, iot)
+    add(f"  AI vs IoT: {year} {lead}{overtook}: {format_bytes(ai, unit)} vs {format_bytes(iot, unit)}; {prev}: {lead_prev}")
     add("")
     train, infer = accounts.created_by(year, "TRAINING"), accounts.created_by(year, "INFERENCE")
     train_p, infer_p = accounts.created_by(prev, "TRAINING"), accounts.created_by(prev, "INFERENCE")
-    add(f"AI data deployed in {year} (training + inference): {format_bytes(train + infer, 'EB')}")
+    add(f"AI data deployed in {year} (training + inference): {format_bytes(train + infer)}")
     first = " for the first time" if infer > train and infer_p <= train_p else ""
     verdict = "exceeded" if infer > train else "did not exceed"
+    unit = unit_for(infer, train, infer_p, train_p)
     add(
-        f"  inference {format_bytes(infer, 'EB')} {verdict} training {format_bytes(train, 'EB')}{first}"
-        f" ({prev}: inference {format_bytes(infer_p, 'EB')}, training {format_bytes(train_p, 'EB')})"
+        f"  inference {format_bytes(infer, unit)} {verdict} training {format_bytes(train, unit)}{first}"
+        f" ({prev}: inference {format_bytes(infer_p, unit)}, training {format_bytes(train_p, unit)})"
     )
     add("")
     add("Daily AI token usage")
@@ -107,7 +121,7 @@ def render(
     add("")
     ratio = Decimal(accounts.high_quality_bytes) / Decimal(NATIONAL_LIBRARY_DIGITAL_BYTES)
     add(
-        f"Registered high-quality datasets: {accounts.high_quality_datasets:,} totalling {format_bytes(accounts.high_quality_bytes, 'PB')}"
+        f"Registered high-quality datasets: {accounts.high_quality_datasets:,} totalling {format_bytes(accounts.high_quality_bytes)}"
     )
     add(
         f"  about {_round(ratio, 0)}x the national library's digital resources "
@@ -121,8 +135,10 @@ def render(
         add("Robotic data-collection efficiency (usable / attempted captures)")
         for c in accounts.collection:
             eff = _round(Decimal(c.usable_captures) * 100 / max(c.attempted_captures, 1))
+            unit = unit_for(c.usable_bytes, c.attempted_bytes)
             add(
-                f"  {c.pipeline_id:<26}{eff:>8}%   {c.runs:,} runs, usable {format_bytes(c.usable_bytes)} of {format_bytes(c.attempted_bytes)}"
+                f"  {c.pipeline_id:<26}{eff:>8}%   {c.runs:,} runs, "
+                f"usable {format_bytes(c.usable_bytes, unit)} of {format_bytes(c.attempted_bytes, unit)}"
             )
         best_eff = _round(Decimal(best.usable_captures) * 100 / max(best.attempted_captures, 1))
         add(f"  up to {best_eff}% ({best.pipeline_id}); overall {_round(Decimal(use) * 100 / max(att, 1))}%")

@@ -1,0 +1,82 @@
+"""The report's units: each row picks its own from its largest value, and both years of a row share it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from zettaledger.report import format_bytes, render, unit_for
+from zettaledger.sinks.queries import CollectionFigures, LineageSummary, NationalAccounts
+
+ZB, EB, GB, MB = 10**21, 10**18, 10**9, 10**6
+
+
+def accounts(created: dict[tuple[int, str], int], collection: list[CollectionFigures] | None = None) -> NationalAccounts:
+    return NationalAccounts(
+        created={k: (v, 0) for k, v in created.items()},
+        tokens_by_day={dt.date(2025, 1, 1): 10**9},
+        high_quality_datasets=1,
+        high_quality_bytes=5 * GB,
+        registered_datasets=1,
+        collection=collection or [],
+        lineage=LineageSummary(0, 0, 0, 0, 0),
+        events_counted=0,
+        duplicates_dropped=0,
+        dead_lettered=0,
+    )
+
+
+def table(a: NationalAccounts) -> list[str]:
+    text = render(a, [dt.date(2025, 1, 1)], (2025, 1), (2024, 2025))
+    lines = text.splitlines()
+    start = lines.index("Data created by source (2024 -> 2025)")
+    return lines[start + 2 : start + 2 + len({s for _, s in a.created}) + 1]
+
+
+def test_the_seed_table_reads_as_in_the_readme() -> None:
+    seed = accounts(
+        {
+            (2024, "AI"): 19_400 * EB,
+            (2025, "AI"): 26_920 * EB,
+            (2024, "IOT"): 21_500 * EB,
+            (2025, "IOT"): 25_140 * EB,
+            (2024, "INFERENCE"): 70 * EB,
+            (2025, "INFERENCE"): 101_340 * 10**15,
+            (2024, "TRAINING"): 90 * EB,
+            (2025, "TRAINING"): 98_140 * 10**15,
+        }
+    )
+    assert table(seed) == [
+        "  AI and system software          19.40 ZB      26.92 ZB     +38.76%",
+        "  IoT sensing                     21.50 ZB      25.14 ZB     +16.93%",
+        "  AI inference                    70.00 EB     101.34 EB     +44.77%",
+        "  AI training                     90.00 EB      98.14 EB      +9.04%",
+        "  Total                           41.06 ZB      52.26 ZB     +27.28%",
+    ]
+    text = render(seed, [dt.date(2025, 1, 1)], (2025, 1), (2024, 2025))
+    assert (
+        "inference 101.34 EB exceeded training 98.14 EB for the first time (2024: inference 70.00 EB, training 90.00 EB)" in text
+    )
+
+
+def test_a_small_countrys_total_reads_in_its_own_unit() -> None:
+    small = accounts({(2024, "IOT"): 8 * GB, (2025, "IOT"): 12_500 * MB, (2024, "AI"): 900 * MB, (2025, "AI"): 2 * GB})
+    assert table(small) == [
+        "  IoT sensing                      8.00 GB      12.50 GB     +56.25%",
+        "  AI and system software           0.90 GB       2.00 GB    +122.22%",
+        "  Total                            8.90 GB      14.50 GB     +62.92%",
+    ]
+
+
+def test_both_years_of_a_row_share_the_unit_of_the_larger() -> None:
+    row = table(accounts({(2024, "AI"): 400 * MB, (2025, "AI"): 3 * ZB}))[0]
+    assert "0.00 ZB" in row and "3.00 ZB" in row
+    assert unit_for(999, 10**3) == "kB"
+    assert unit_for(0, 0) == unit_for() == "B"
+    assert format_bytes(1_500 * EB, unit_for(1_500 * EB, 5)) == "1.50 ZB"
+
+
+def test_usable_and_attempted_bytes_of_a_pipeline_share_a_unit() -> None:
+    runs = [CollectionFigures("robot-1", 3, 100, 95, 1_000 * GB, 950 * GB)]
+    text = render(accounts({(2025, "AI"): GB}, runs), [dt.date(2025, 1, 1)], (2025, 1), (2024, 2025))
+    assert "usable 0.95 TB of 1.00 TB" in text
+    assert "totalling 5.00 GB" in text  # high-quality bytes in their own unit, not "0.00 PB"
