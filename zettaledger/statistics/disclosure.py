@@ -42,7 +42,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
-__all__ = ["CONF_MEANINGS", "TOTAL", "Protected", "Rules", "primary_status", "protect_table"]
+__all__ = ["CONF_MEANINGS", "DEFAULT_RULES", "TOTAL", "Protected", "Rules", "primary_status", "protect_table"]
 
 TOTAL = "_T"  # SDMX's code for a total
 
@@ -78,7 +78,10 @@ class Rules:
         return out
 
 
-def primary_status(contributions: Mapping[str, int], rules: Rules = Rules()) -> str:
+DEFAULT_RULES = Rules()
+
+
+def primary_status(contributions: Mapping[str, int], rules: Rules = DEFAULT_RULES) -> str:
     """F, or the primary CONF_STATUS of one cell from its reporters' contributions (exact arithmetic)."""
     reporters = len(contributions)
     if 0 < reporters < rules.min_reporters:
@@ -109,7 +112,7 @@ class Protected:
         return frozenset(c for c, s in self.status.items() if s != "F")
 
 
-def protect_table(contributions: Mapping[Cell, Mapping[str, int]], rules: Rules = Rules()) -> Protected:
+def protect_table(contributions: Mapping[Cell, Mapping[str, int]], rules: Rules = DEFAULT_RULES) -> Protected:
     """Primary then secondary suppression of a rows x columns table (interior cells given; margins derived)."""
     rows = sorted({r for r, _ in contributions})
     cols = sorted({c for _, c in contributions})
