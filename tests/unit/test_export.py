@@ -9,6 +9,7 @@ import io
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -65,7 +66,7 @@ def test_sdmx_csv_reads_back_exactly_with_pysdmx(client: Client) -> None:
     assert text.startswith(
         "STRUCTURE,STRUCTURE_ID,ACTION,FREQ,REF_AREA,SOURCE,INDICATOR,TIME_PERIOD,OBS_VALUE,UNIT_MEASURE,OBS_STATUS,CONF_STATUS,"
     )
-    message = read_sdmx(text)
+    message: Any = read_sdmx(text)  # pysdmx's Message: datasets as pandas frames
     (dataset,) = message.data
     assert dataset.short_urn == "Dataflow=ZL:DATA_CREATED(1.0)"
     back = dataset.data.to_dict("records")
@@ -108,7 +109,8 @@ def test_unsuppressed_export_for_an_allowed_role_shows_the_1e24_cell_exactly_in_
     assert want[("CN-BJ", "AI", "BYTES")] == 10**24 + 20
     assert want[("CN-SH", "IOT", "BYTES")] == 2**64 + 8
 
-    sdmx = read_sdmx(to_sdmx_csv("DATA_CREATED", rows)).data[0].data.to_dict("records")
+    message: Any = read_sdmx(to_sdmx_csv("DATA_CREATED", rows))
+    sdmx = message.data[0].data.to_dict("records")
     assert {(r["REF_AREA"], r["SOURCE"], r["INDICATOR"]): int(r["OBS_VALUE"]) for r in sdmx} == want
 
     plain = list(csv.DictReader(io.StringIO(to_csv("DATA_CREATED", rows))))

@@ -106,10 +106,10 @@ def _state_observations(
         sums[k][1] = max(sums[k][1], changed)
         days[k].add(key.time_period)
     out = {}
-    for (series, indicator, period), (value, changed) in sums.items():
+    for (series, indicator, period), (total, newest) in sums.items():
         closed = all(obs_status(d, vintages, at) == "A" for d in days[(series, indicator, period)])
         out[(series, indicator, period)] = Observation(
-            series, indicator, period, value, flow.units[indicator], "A" if closed else "P", "F", changed, published[changed]
+            series, indicator, period, total, flow.units[indicator], "A" if closed else "P", "F", newest, published[newest]
         )
     if flow.id == "DATA_CREATED":
         out = _protect(out, contributions, rules, unsuppressed)
