@@ -16,6 +16,7 @@ import pytest
 
 from zettaledger.producers import seed
 from zettaledger.report import SOURCE_LABELS
+from zettaledger.schemas.models import Source
 from zettaledger.settings import REPO_ROOT
 from zettaledger.sinks.queries import CollectionFigures, LineageSummary, NationalAccounts
 from zettaledger.statistics.charts import efficiency_pct, render_html
@@ -64,7 +65,7 @@ def test_every_number_in_the_page_comes_from_the_accounts() -> None:
                 assert isinstance(value, int)  # JSON integers: nothing rounded in the file
     shown_created = {(x, v) for t in figs["created"]["data"] for x, v in zip(t["x"], t["y"], strict=True)}
     assert ("2025", 10**24) in shown_created
-    assert ("2025", seed.DATA_CREATED_BYTES[(2025, seed.Source.IOT)]) in shown_created
+    assert ("2025", seed.DATA_CREATED_BYTES[(2025, Source.IOT)]) in shown_created
     (tokens,) = figs["tokens"]["data"]
     assert {dt.date.fromisoformat(x): y for x, y in zip(tokens["x"], tokens["y"], strict=True)} == accounts.tokens_by_day
     assert figs["tokens"]["layout"]["yaxis"]["type"] == "log"
