@@ -36,7 +36,9 @@ from zettaledger.sinks.dataflows import CONTEXT, FigureKey, FigureValue, Period,
 from zettaledger.sinks.queries import NationalAccounts, read_national_accounts
 
 __all__ = [
+    "CONTEXT_INDICATORS",
     "UNKNOWN_REPORTER",
+    "VintageError",
     "VintageRow",
     "Watermark",
     "context_figures",
@@ -48,6 +50,7 @@ __all__ = [
     "read_watermarks",
     "reporters_statement",
     "vintage_statements",
+    "vintage_watermarks",
     "write_vintage",
 ]
 
