@@ -103,9 +103,7 @@ def vintage_statements(database: str) -> tuple[str, ...]:
 
 def reporters_statement(database: str) -> str:
     """The ledger change reporters need (proposed migration 4): who reported each volume cell."""
-    return (
-        f"ALTER TABLE {_q(database)}.ledger ADD COLUMN IF NOT EXISTS producer_id LowCardinality(String) DEFAULT '' AFTER reason"
-    )
+    return f"ALTER TABLE {_q(database)}.ledger ADD COLUMN IF NOT EXISTS producer_id LowCardinality(String) DEFAULT ''"
 
 
 @dataclass(frozen=True)
