@@ -180,7 +180,7 @@ def extract_figures(client: Client, database: str, period: Period) -> Figures:
         database,
         **params,
     ):
-        series = (str(region), str(source))
+        series: tuple[str, ...] = (str(region), str(source))
         for indicator, value, late in (("BYTES", b, lb), ("RECORDS", r, lr), ("EVENTS", n, ln)):
             _add(out, FigureKey("DATA_CREATED", day, series, indicator), int(value), int(late))
         _add(out, FigureKey("DATA_CREATED", day, series, "BYTES", str(who)), int(b), int(lb))
