@@ -66,7 +66,9 @@ def _requires(wheel: Path) -> list[str]:
 
 
 def test_the_installed_package_is_the_wheel_not_the_tree(installed: Installed) -> None:
-    code = "import json, zettaledger, importlib.metadata as m; print(json.dumps([zettaledger.__file__, m.version('zettaledger')]))"
+    code = (
+        "import json, zettaledger, importlib.metadata as m; print(json.dumps([zettaledger.__file__, m.version('zettaledger')]))"
+    )
     out = subprocess.run([str(installed.bin / "python"), "-c", code], cwd=installed.home, capture_output=True, text=True)
     path, version = json.loads(out.stdout)
     assert str(installed.bin.parent) in path and not path.startswith(str(REPO_ROOT) + "/zettaledger")
