@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements-lock.txt | s
 export ZL_VAR_DIR ?= $(CURDIR)/var
 DEMO_SIZE ?= 1.0
 
-.PHONY: help setup kafka-fetch kafka-start kafka-stop demo test faults bench test-unit test-integration lint format typecheck lock clean
+.PHONY: help k8s-check setup kafka-fetch kafka-start kafka-stop demo test faults bench test-unit test-integration lint format typecheck lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml requirements-lock.txt
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (3.11+)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -c requirements-lock.txt -e '.[dev]'
+	$(VENV)/bin/pip install -q -c requirements-lock.txt -e '.[dev,embedded]'
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 setup: $(STAMP) kafka-fetch ## virtualenv, Python dependencies, Kafka broker jars
@@ -45,6 +45,9 @@ bench: setup ## throughput against the naive path and the decode limit (bench/ru
 test-unit: $(STAMP) ## unit tests only (no broker)
 	$(PY) -m pytest tests/unit
 
+k8s-check: ## render k8s/ (base and overlays), kubeconform -strict (k8s 1.33 + CRDs) and Pod Security restricted, offline
+	@scripts/k8s-check.sh
+
 lint: $(STAMP) ## ruff check and format check
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
@@ -55,7 +58,7 @@ typecheck: $(STAMP) ## mypy --strict on the packages
 	$(VENV)/bin/mypy
 
 lock: $(STAMP) ## regenerate requirements-lock.txt from the virtualenv
-	( echo '# Exact versions CI and the demo install (pip install -c requirements-lock.txt -e .[dev]). Regenerate with `make lock`.'; \
+	( echo '# Exact versions CI and the demo install (pip install -c requirements-lock.txt -e .[dev,embedded]). Regenerate with `make lock`.'; \
 	  $(VENV)/bin/pip freeze --exclude-editable | grep -v '^zettaledger' ) > requirements-lock.txt
 
 clean: ## stop Kafka and remove var/ (all local data)

@@ -101,8 +101,7 @@ def test_worker_reports_every_bad_setting_at_once(installed: Installed) -> None:
 
 def test_the_embedded_engine_is_not_installed(installed: Installed) -> None:
     hard = [r for r in _requires(installed.wheel) if r.lower().startswith("chdb") and "extra ==" not in r]
-    if hard:
-        pytest.xfail(f"pyproject.toml still requires {hard} for every install: move chdb to the `embedded` extra")
+    assert not hard, f"pyproject.toml requires {hard} for every install: chdb belongs in the `embedded` extra"
     assert any(r.lower().startswith("chdb") and 'extra == "embedded"' in r for r in _requires(installed.wheel))
     probe = "import importlib.util as u, sys; sys.exit(u.find_spec('chdb') is not None)"
     found = subprocess.run([str(installed.bin / "python"), "-c", probe], cwd=installed.home)
