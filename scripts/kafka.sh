@@ -101,6 +101,8 @@ group.initial.rebalance.delay.ms=0
 message.max.bytes=8388608
 log.retention.hours=168
 PROPS
+  [[ "$security" == sasl_ssl ]] && chmod 600 "$props"  # it holds the keystore and admin passwords
+  return 0
 }
 
 plaintext_listeners() {

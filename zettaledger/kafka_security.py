@@ -21,7 +21,9 @@ kafka-python logs its whole configuration at DEBUG.
 (kafka-python's or aiokafka's, found by their Kafka error code or class name anywhere
 in the cause chain) into a ``KafkaAccessError`` that says which principal was refused
 and which setting or ACL to fix. Both are fatal: retrying with the same credentials
-cannot succeed.
+cannot succeed. ``check_access(servers, topics, group, doing)`` asks the broker up front
+(a login, the topics' metadata, the group's offsets), so a worker without an ACL stops
+with that message instead of waiting for partitions that never come.
 """
 
 from __future__ import annotations
@@ -338,7 +340,7 @@ class KafkaSecurity:
         )
 
     def check_access(
-        self, servers: Sequence[str], topics: Sequence[str], group: str | None, doing: str, timeout_s: float = 30.0
+        self, servers: Sequence[str], topics: Sequence[str], group: str | None, doing: str, timeout_s: float = 10.0
     ) -> None:
         """Fail fast when this principal cannot log in, describe ``topics`` or use ``group``.
 
