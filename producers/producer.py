@@ -18,6 +18,7 @@ from kafka import KafkaProducer
 from kafka.partitioner.default import murmur2
 
 from zettaledger.errors import ZettaledgerError
+from zettaledger.kafka_security import KafkaSecurity
 from zettaledger.schemas.codec import EventCodec
 from zettaledger.schemas.models import BATCH_FIELD, Event, TokenUsage
 from zettaledger.schemas.validation import check, max_future_ms
@@ -61,6 +62,7 @@ class EventProducer:
             "linger_ms": 20,
             "batch_size": 512 * 1024,
             "max_request_size": 8 * 1024 * 1024,
+            **KafkaSecurity.from_settings(settings).kafka_python_options(),
         }
         options.update(kafka_options)
         self._kafka = KafkaProducer(**options)

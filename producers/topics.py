@@ -9,6 +9,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from zettaledger.errors import ZettaledgerError
+from zettaledger.kafka_security import KafkaSecurity
 from zettaledger.settings import Settings
 
 __all__ = ["KafkaUnavailable", "ensure_topics", "topic_specs"]
@@ -42,7 +43,11 @@ def admin_client(settings: Settings, timeout_s: float = 30.0) -> KafkaAdminClien
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            return KafkaAdminClient(bootstrap_servers=settings.kafka_servers, client_id=f"{settings.app_id}-admin")
+            return KafkaAdminClient(
+                bootstrap_servers=settings.kafka_servers,
+                client_id=f"{settings.app_id}-admin",
+                **KafkaSecurity.from_settings(settings).kafka_python_options(),
+            )
         except KafkaError as exc:
             if time.monotonic() > deadline:
                 raise KafkaUnavailable(

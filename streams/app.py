@@ -6,15 +6,30 @@ from pathlib import Path
 
 import faust
 
+from zettaledger.kafka_security import KafkaSecurity
 from zettaledger.settings import Settings
 
-__all__ = ["build_app"]
+__all__ = ["broker_credentials", "build_app"]
+
+
+def broker_credentials(security: KafkaSecurity) -> faust.types.auth.CredentialsT | None:
+    """Faust's form of the Kafka security settings: SASL (over TLS or not), TLS alone, or nothing."""
+    if security.sasl:
+        return faust.SASLCredentials(
+            username=security.username,
+            password=security.password,
+            mechanism=security.mechanism,
+            ssl_context=security.ssl_context(),  # None with SASL_PLAINTEXT
+        )
+    context = security.ssl_context()
+    return faust.SSLCredentials(context) if context is not None else None
 
 
 def build_app(settings: Settings) -> faust.App:
     return faust.App(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.kafka_servers],
+        broker_credentials=broker_credentials(KafkaSecurity.from_settings(settings)),
         store="memory://",
         autodiscover=False,
         # Topics are the project's (``zl topics``); Faust must not invent its own.

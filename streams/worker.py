@@ -19,6 +19,7 @@ from typing import Any
 import faust
 from kafka import KafkaConsumer, TopicPartition
 
+from zettaledger.kafka_security import KafkaSecurity
 from zettaledger.settings import Settings
 from zettaledger.streams.app import build_app
 from zettaledger.streams.ingest import Ingest, register_ingest
@@ -68,7 +69,11 @@ def quiet_retried_errors() -> None:
 
 def end_offsets(settings: Settings) -> dict[int, int]:
     """The next offset to be written, per partition of the events topic."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_servers, enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_servers,
+        enable_auto_commit=False,
+        **KafkaSecurity.from_settings(settings).kafka_python_options(),
+    )
     try:
         partitions = consumer.partitions_for_topic(settings.topic_events) or set()
         tps = [TopicPartition(settings.topic_events, p) for p in sorted(partitions)]

@@ -133,10 +133,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from zettaledger.kafka_security import KafkaSecurity
     from zettaledger.streams.worker import run_worker
     from zettaledger.telemetry import configure, peak_rss_mb
 
     s = _settings()
+    # A login the broker refuses, or a missing ACL, stops the worker here with a message;
+    # otherwise it would wait for partitions that never come.
+    KafkaSecurity.from_settings(s).check_access(s.kafka_servers, [s.topic_events, s.topic_dead_letter], s.app_id, "access check")
     configure(s.otel_exporter, "zettaledger-worker")
     started = time.perf_counter()
     stats = run_worker(s, until_caught_up=args.until_caught_up)
@@ -215,13 +219,18 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_dead_letters(args: argparse.Namespace) -> int:
     from kafka import KafkaConsumer
 
+    from zettaledger.kafka_security import KafkaSecurity
+
     s = _settings()
+    security = KafkaSecurity.from_settings(s)
+    security.check_access(s.kafka_servers, [s.topic_dead_letter], None, "access check")
     consumer = KafkaConsumer(
         s.topic_dead_letter,
         bootstrap_servers=s.kafka_servers,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         consumer_timeout_ms=int(args.timeout * 1000),
+        **security.kafka_python_options(),
     )
     shown = 0
     try:
@@ -293,6 +302,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ZettaledgerError as exc:
         print(f"zl {args.command}: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        refused = _kafka_refusal(exc, f"zl {args.command}")
+        if refused is None:
+            raise
+        print(refused, file=sys.stderr)
+        return 2
+
+
+def _kafka_refusal(exc: Exception, doing: str) -> ZettaledgerError | None:
+    """Kafka's refusals (a login, an ACL) from any command, as our message instead of a traceback."""
+    from zettaledger.kafka_security import KafkaSecurity
+
+    try:
+        return KafkaSecurity.from_settings(_settings()).explain(exc, doing)
+    except ZettaledgerError:
+        return None
 
 
 if __name__ == "__main__":

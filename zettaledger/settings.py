@@ -20,6 +20,7 @@ from typing import Any, Final, Literal, get_args
 
 from zettaledger.errors import ConfigError
 from zettaledger.failpoints import Failpoints, FailpointSpecError
+from zettaledger.kafka_security import SaslMechanism, SecurityProtocol, security_problems
 
 __all__ = ["REPO_ROOT", "SQL_IDENTIFIER", "LogLevel", "OtelExporter", "Settings", "redact_url"]
 
@@ -124,6 +125,15 @@ class Settings:
     otel_exporter: OtelExporter = "none"  # ZL_OTEL_EXPORTER: none, otlp (OTEL_EXPORTER_OTLP_ENDPOINT) or console
     log_level: LogLevel = "warning"  # ZL_LOG_LEVEL: log level of the worker and every zettaledger logger, any case
     failpoints: str = ""  # ZL_FAILPOINTS: fault injection for the fault suite (see zettaledger.failpoints); empty in production
+    # Kafka client security, for every client from the worker to the CLI (see zettaledger.kafka_security).
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"  # ZL_KAFKA_SECURITY_PROTOCOL: or SSL, SASL_PLAINTEXT, SASL_SSL
+    kafka_sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"  # ZL_KAFKA_SASL_MECHANISM: SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN
+    kafka_sasl_username: str = ""  # ZL_KAFKA_SASL_USERNAME: required with SASL_*
+    kafka_sasl_password: str = dataclasses.field(default="", repr=False)  # ZL_KAFKA_SASL_PASSWORD: or the file, not both
+    kafka_sasl_password_file: str = ""  # ZL_KAFKA_SASL_PASSWORD_FILE: a file holding the password (a mounted secret)
+    kafka_ssl_cafile: str = ""  # ZL_KAFKA_SSL_CAFILE: PEM CA certificate(s) to trust with SSL/SASL_SSL; default the system's
+    kafka_ssl_certfile: str = ""  # ZL_KAFKA_SSL_CERTFILE: PEM client certificate for mTLS (may hold the key too)
+    kafka_ssl_keyfile: str = ""  # ZL_KAFKA_SSL_KEYFILE: the client certificate's unencrypted PEM private key
 
     @property
     def clickhouse_dsn(self) -> str:
@@ -237,6 +247,7 @@ class Settings:
             Failpoints.parse(self.failpoints)
         except FailpointSpecError as exc:
             out.append(f"ZL_FAILPOINTS={_shown(self.failpoints)}: {exc}")
+        out.extend(security_problems(self))
         return out
 
     def replace(self, **changes: Any) -> Settings:
