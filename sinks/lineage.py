@@ -118,10 +118,20 @@ def _engine(table: str, database: str, cluster: str | None, kind: str) -> str:
 
 
 def ledger_columns_statements(database: str, cluster: str | None = None) -> tuple[str, ...]:
-    """ALTERs that give an existing ledger the new kinds and columns (metadata only, no rewrite)."""
+    """ALTERs that give an existing ledger the new kinds and columns (metadata only, no rewrite).
+
+    The rollup projections group by ``kind``, and ClickHouse refuses to alter a column a
+    projection uses: they are dropped first and built again after (the views read the
+    rows meanwhile, so they stay exact).
+    """
+    from zettaledger.sinks.rollups import ROLLUPS
+
     db, on = _q(database), _on(cluster)
-    out = [f"ALTER TABLE {db}.ledger{on} MODIFY COLUMN `kind` {kind_enum()}"]
+    out = [rollup.drop_projection(database, cluster) for rollup in ROLLUPS]
+    out.append(f"ALTER TABLE {db}.ledger{on} MODIFY COLUMN `kind` {kind_enum()}")
     out += [f"ALTER TABLE {db}.ledger{on} ADD COLUMN IF NOT EXISTS {_q(c.name)} {c.sql_type}" for c in ADDED_COLUMNS]
+    for rollup in ROLLUPS:
+        out += [rollup.add_projection(database, cluster), rollup.materialize(database, cluster)]
     return tuple(out)
 
 

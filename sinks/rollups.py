@@ -80,6 +80,13 @@ class Rollup:
             f"{quote_identifier(self.name)} (SELECT {keys}, {sums} GROUP BY {keys})"
         )
 
+    def drop_projection(self, database: str, cluster: str | None = None) -> str:
+        """Needed before altering a column the projection uses (``kind``, a key); add and materialise it after."""
+        return (
+            f"ALTER TABLE {qualified(database, _LEDGER)}{on_cluster(cluster)} DROP PROJECTION IF EXISTS "
+            f"{quote_identifier(self.name)}"
+        )
+
     def materialize(self, database: str, cluster: str | None = None) -> str:
         """Build the projection for parts written before it existed; waits until done (idempotent)."""
         return (
