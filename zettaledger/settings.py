@@ -124,6 +124,10 @@ class Settings:
     otel_exporter: OtelExporter = "none"  # ZL_OTEL_EXPORTER: none, otlp (OTEL_EXPORTER_OTLP_ENDPOINT) or console
     log_level: LogLevel = "warning"  # ZL_LOG_LEVEL: log level of the worker and every zettaledger logger, any case
     failpoints: str = ""  # ZL_FAILPOINTS: fault injection for the fault suite (see zettaledger.failpoints); empty in production
+    disclosure_min_reporters: int = 3  # ZL_DISCLOSURE_MIN_REPORTERS: threshold rule: fewer reporters -> suppressed (A)
+    disclosure_dominance_n: int = 2  # ZL_DISCLOSURE_DOMINANCE_N: (n,k) dominance: the n largest reporters of a cell...
+    disclosure_dominance_k: float = 85.0  # ZL_DISCLOSURE_DOMINANCE_K: ...may not exceed k percent of it (O, T or M)
+    disclosure_unsuppressed_ok: bool = False  # ZL_DISCLOSURE_UNSUPPRESSED_OK: the privileged role's switch for --unsuppressed
 
     @property
     def clickhouse_dsn(self) -> str:
@@ -237,6 +241,10 @@ class Settings:
             Failpoints.parse(self.failpoints)
         except FailpointSpecError as exc:
             out.append(f"ZL_FAILPOINTS={_shown(self.failpoints)}: {exc}")
+        at_least("ZL_DISCLOSURE_MIN_REPORTERS", self.disclosure_min_reporters, 1)
+        at_least("ZL_DISCLOSURE_DOMINANCE_N", self.disclosure_dominance_n, 1)
+        if not (math.isfinite(self.disclosure_dominance_k) and 0 < self.disclosure_dominance_k <= 100):
+            out.append(f"ZL_DISCLOSURE_DOMINANCE_K={self.disclosure_dominance_k!r}: must be a percentage above 0 and at most 100")
         return out
 
     def replace(self, **changes: Any) -> Settings:
