@@ -33,7 +33,7 @@ from typing import Any, Final
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
-from zettaledger.sinks.client import SinkError, wrap
+from zettaledger.sinks.client import Reader, SinkError, wrap
 from zettaledger.sinks.dataflows import CONTEXT, FigureKey, FigureValue, Period, decode_series, encode_series
 from zettaledger.sinks.engines import on_cluster, table_engine
 from zettaledger.sinks.identifiers import qualified, quote_identifier
@@ -133,7 +133,7 @@ class VintageRow:
     report_sha256: str
 
 
-def _rows(client: Client, sql: str, database: str, **parameters: Any) -> list[tuple[Any, ...]]:
+def _rows(client: Reader, sql: str, database: str, **parameters: Any) -> list[tuple[Any, ...]]:
     try:
         return [
             tuple(r) for r in client.query(sql.replace("{db}", quote_identifier(database)), parameters=parameters).result_rows
@@ -142,7 +142,7 @@ def _rows(client: Client, sql: str, database: str, **parameters: Any) -> list[tu
         raise wrap(exc, f"query {sql.strip().splitlines()[0][:80]!r}") from exc
 
 
-def read_watermarks(client: Client, database: str) -> tuple[Watermark, ...]:
+def read_watermarks(client: Reader, database: str) -> tuple[Watermark, ...]:
     return tuple(
         Watermark(str(t), int(p), int(o), int(e), int(d), int(r))
         for t, p, o, e, d, r in _rows(
@@ -154,7 +154,7 @@ def read_watermarks(client: Client, database: str) -> tuple[Watermark, ...]:
     )
 
 
-def _has_producer_id(client: Client, database: str) -> bool:
+def _has_producer_id(client: Reader, database: str) -> bool:
     return bool(
         _rows(
             client,
@@ -173,7 +173,7 @@ def _add(out: Figures, key: FigureKey, value: int, late: int) -> None:
     out[key] = FigureValue(value + (old.value if old else 0), late + (old.late if old else 0))
 
 
-def extract_figures(client: Client, database: str, period: Period) -> Figures:
+def extract_figures(client: Reader, database: str, period: Period) -> Figures:
     """Every national figure of ``period``, per day, exact, with its late part; plus the CONTEXT snapshot."""
     params = {"first": period.first, "last": period.last}
     out: Figures = {}
@@ -274,7 +274,7 @@ def context_figures(accounts: NationalAccounts) -> Figures:
     return out
 
 
-def next_vintage_id(client: Client, database: str) -> int:
+def next_vintage_id(client: Reader, database: str) -> int:
     """One above every id ever written, orphans of an interrupted publication included."""
     ((a,),) = _rows(client, "SELECT max(vintage_id) FROM {db}.vintages", database)
     ((b,),) = _rows(client, "SELECT max(vintage_id) FROM {db}.vintage_figures", database)
@@ -346,7 +346,7 @@ def write_vintage(
         raise wrap(exc, f"write of vintage {row.vintage_id}") from exc
 
 
-def list_vintages(client: Client, database: str) -> list[VintageRow]:
+def list_vintages(client: Reader, database: str) -> list[VintageRow]:
     out = []
     for vid, label, first, last, at, action, status, changed, sha in _rows(
         client,
@@ -359,7 +359,7 @@ def list_vintages(client: Client, database: str) -> list[VintageRow]:
     return out
 
 
-def vintage_watermarks(client: Client, database: str, vintage_id: int) -> tuple[Watermark, ...]:
+def vintage_watermarks(client: Reader, database: str, vintage_id: int) -> tuple[Watermark, ...]:
     return tuple(
         Watermark(str(t), int(p), int(o), int(e), int(d), int(r))
         for t, p, o, e, d, r in _rows(
@@ -388,7 +388,7 @@ def _where(first: dt.date | None, last: dt.date | None, dataflows: Iterable[str]
 
 
 def figures_at(
-    client: Client,
+    client: Reader,
     database: str,
     vintage_id: int,
     first: dt.date | None = None,
@@ -414,7 +414,7 @@ def figures_at(
 
 
 def figure_history(
-    client: Client,
+    client: Reader,
     database: str,
     vintage_id: int,
     first: dt.date | None = None,
