@@ -105,7 +105,9 @@ def run_read(client: Reader, sql: str, parameters: dict[str, Any] | None = None)
             "SELECT formatQuerySingleLine({q:String})", parameters={"q": sql}, settings=settings
         ).result_rows
     except (DatabaseError, OperationalError) as exc:
-        raise ReadOnlyRefused(f"not a single SQL statement: {str(exc).strip()[:300]}", error_code(exc)) from exc
+        raise ReadOnlyRefused(
+            f"ClickHouse cannot parse this as one statement: {str(exc).strip()[:300]}", error_code(exc)
+        ) from exc
     text = str(formatted)
     if not text.upper().startswith(_READ_STATEMENTS) or "INTO OUTFILE" in text.upper():
         raise ReadOnlyRefused(
