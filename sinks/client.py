@@ -60,6 +60,7 @@ RETRYABLE_ERRORS: dict[str, int] = {
     "POCO_EXCEPTION": 1000,
 }
 _RETRYABLE_CODES = frozenset(RETRYABLE_ERRORS.values())
+_MISSING_SCHEMA = {"UNKNOWN_TABLE": 60, "UNKNOWN_DATABASE": 81}
 # Faults of the connection itself: retryable whatever they carry.
 _UNAVAILABLE = (OperationalError, ConnectionError, TimeoutError)
 
@@ -134,6 +135,8 @@ def wrap(exc: BaseException, what: str) -> SinkError:
     retryable = is_retryable(exc)
     cls = SinkUnavailable if isinstance(exc, _UNAVAILABLE) else SinkError
     hint = "; it will be retried" if retryable else ""
+    if code in _MISSING_SCHEMA.values():
+        hint = "; check ZL_CLICKHOUSE_DATABASE, and run `zl migrate` if the schema is not created yet"
     label = f"code {code} {name}" if name else f"code {code}"
     return cls(f"ClickHouse {what} failed ({label}): {str(exc).strip()[:500]}{hint}", code, retryable)
 

@@ -9,29 +9,33 @@ from typing import Any
 import pytest
 
 from zettaledger.settings import Settings
+from zettaledger.sinks.client import SinkError
 from zettaledger.statistics.commands import DisclosureDenied, _tsv, rules_from, unsuppressed_allowed
 from zettaledger.statistics.disclosure import Rules
 
 
 class _Client:
-    def __init__(self, refuse: bool) -> None:
+    def __init__(self, refuse: int | None) -> None:
         self.refuse = refuse
         self.asked: list[str] = []
 
     def query(self, query: str, parameters: Any = None, settings: Any = None) -> Any:
         self.asked.append(query)
-        if self.refuse:
-            raise PermissionError("Code: 497. ACCESS_DENIED")
+        if self.refuse is not None:
+            raise SinkError(f"Code: {self.refuse}.", self.refuse)  # as the driver or the worker's endpoint reports it
         return None
 
 
 def test_unsuppressed_needs_the_switch_and_a_user_that_reads_the_ledger() -> None:
     with pytest.raises(DisclosureDenied, match="ZL_DISCLOSURE_UNSUPPRESSED_OK=true"):
-        unsuppressed_allowed(Settings(), _Client(refuse=False), "zettaledger")
+        unsuppressed_allowed(Settings(), _Client(refuse=None), "zettaledger")
     privileged = Settings(disclosure_unsuppressed_ok=True)
     with pytest.raises(DisclosureDenied, match=r"read zettaledger\.ledger"):
-        unsuppressed_allowed(privileged, _Client(refuse=True), "zettaledger")
-    client = _Client(refuse=False)
+        unsuppressed_allowed(privileged, _Client(refuse=497), "zettaledger")  # ACCESS_DENIED: the reader role
+    with pytest.raises(SinkError, match="code 81") as other:  # a missing database is not a question of rights
+        unsuppressed_allowed(privileged, _Client(refuse=81), "zettaledger")
+    assert not isinstance(other.value, DisclosureDenied)
+    client = _Client(refuse=None)
     unsuppressed_allowed(privileged, client, "zettaledger")
     assert client.asked == ["SELECT count() FROM `zettaledger`.`ledger` WHERE 0"]
 

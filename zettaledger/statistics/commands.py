@@ -23,6 +23,7 @@ __all__ = ["DisclosureDenied", "add_commands", "rules_from", "unsuppressed_allow
 
 _TOKEN_DATES = "2024-01-01,2025-01-01,2025-12-31"
 _FORMATS = ("sdmx-csv", "csv", "parquet")
+_ACCESS_DENIED = 497  # ClickHouse's ACCESS_DENIED: the user lacks the grant
 
 
 class DisclosureDenied(ZettaledgerError):
@@ -45,7 +46,7 @@ def unsuppressed_allowed(settings: Settings, client: Any, database: str) -> None
     privileged role), and a ClickHouse user that can read the raw ledger (the statisticians' reader
     role sees the views only; ClickHouse answers ACCESS_DENIED for it, checked here at no cost).
     """
-    from zettaledger.sinks.client import SinkError
+    from zettaledger.sinks.client import wrap
     from zettaledger.sinks.identifiers import qualified
 
     if not settings.disclosure_unsuppressed_ok:
@@ -55,12 +56,11 @@ def unsuppressed_allowed(settings: Settings, client: Any, database: str) -> None
         )
     try:
         client.query(f"SELECT count() FROM {qualified(database, 'ledger')} WHERE 0")
-    except Exception as exc:  # any refusal: the driver's, or the endpoint's SinkError
-        code = getattr(exc, "code", None)
-        if isinstance(exc, SinkError) and exc.retryable:
-            raise
+    except Exception as exc:  # the driver's error, or the endpoint's SinkError: both carry ClickHouse's code
+        if getattr(exc, "code", None) != _ACCESS_DENIED:
+            raise wrap(exc, f"the check that this user may read {database}.ledger") from exc
         raise DisclosureDenied(
-            f"--unsuppressed needs a ClickHouse user that can read {database}.ledger; this one cannot (code {code}): "
+            f"--unsuppressed needs a ClickHouse user that can read {database}.ledger; this one cannot (ACCESS_DENIED): "
             "connect as the privileged role (ZL_CLICKHOUSE_URL)"
         ) from exc
 
