@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements-lock.txt | s
 export ZL_VAR_DIR ?= $(CURDIR)/var
 DEMO_SIZE ?= 1.0
 
-.PHONY: help k8s-check setup kafka-fetch kafka-start kafka-stop demo test faults bench test-unit test-integration lint format typecheck lock clean
+.PHONY: help k8s-check setup chromium kafka-fetch kafka-start kafka-stop demo test faults bench test-unit test-integration lint format typecheck lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -19,7 +19,14 @@ $(STAMP): pyproject.toml requirements-lock.txt
 	$(VENV)/bin/pip install -q -c requirements-lock.txt -e '.[dev,embedded]'
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-setup: $(STAMP) kafka-fetch ## virtualenv, Python dependencies, Kafka broker jars
+setup: $(STAMP) kafka-fetch chromium ## virtualenv, Python dependencies, Kafka broker jars, headless Chromium
+
+chromium: ## Debian's chromium for the HTML report's screenshot test: installed when missing (as root), else how to
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's chromium (headless screenshots of the HTML report)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else echo "chromium is missing: run 'sudo apt-get install -y chromium' (the HTML report's screenshot tests skip without it)"; fi
 
 kafka-fetch: ## fetch the pinned Kafka broker jars from Maven Central (cached)
 	@scripts/kafka.sh fetch

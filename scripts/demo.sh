@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # The main job end to end: Kafka up, topics, the calibrated national stream,
-# the worker until caught up, the report; then stop what this script started.
+# the worker until caught up (with `zl report` read live from it while it runs),
+# the report with its modelled figures flagged, and the same as an HTML page;
+# then stop what this script started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size="${1:-1.0}"
 zl=.venv/bin/zl
+var="${ZL_VAR_DIR:-var}"
+manifest="$var/demo-manifest.json"
 started_kafka=""
-cleanup() { if [[ -n "$started_kafka" ]]; then scripts/kafka.sh stop; fi; }
+worker=""
+cleanup() {
+  if [[ -n "$worker" ]] && kill -0 "$worker" 2>/dev/null; then kill "$worker"; wait "$worker" || true; fi
+  if [[ -n "$started_kafka" ]]; then scripts/kafka.sh stop; fi
+}
 trap cleanup EXIT
 
 t0=$SECONDS
@@ -17,8 +25,24 @@ export ZL_TOPIC_DEAD_LETTER="${ZL_TOPIC_DEAD_LETTER:-${ZL_TOPIC_EVENTS/events/de
 export ZL_CLICKHOUSE_DATABASE="${ZL_CLICKHOUSE_DATABASE:-demo_$(date +%s)}"
 $zl topics
 $zl migrate
-$zl generate --size "$size" --manifest "${ZL_VAR_DIR:-var}/demo-manifest.json"
-$zl worker --until-caught-up
+$zl generate --size "$size" --manifest "$manifest"
+
+# The worker holds the chDB directory while it runs; `zl report` reads through its
+# read-only query endpoint, announced in the directory once the ledger is open.
+$zl worker --until-caught-up &
+worker=$!
+endpoint="${ZL_CLICKHOUSE_URL:-chdb://$var/chdb}"
+endpoint="${endpoint#chdb://}/zettaledger.query"
+while kill -0 "$worker" 2>/dev/null && ! grep -qs "\"pid\": $worker" "$endpoint"; do sleep 0.2; done
+while kill -0 "$worker" 2>/dev/null \
+  && [[ "$($zl sql "SELECT count() FROM $ZL_CLICKHOUSE_DATABASE.ingest_progress" | tail -1)" == 0 ]]; do sleep 0.5; done
+if kill -0 "$worker" 2>/dev/null; then
+  live="$($zl report)"
+  echo "zl report while the worker ingests: $(grep '^Ingest:' <<<"$live")"
+fi
+wait "$worker"
+worker=""
 echo
-$zl report
+$zl report --manifest "$manifest"
+$zl report --manifest "$manifest" --html "$var/report.html"
 echo "demo finished in $((SECONDS - t0)) s (database $ZL_CLICKHOUSE_DATABASE, topic $ZL_TOPIC_EVENTS)"

@@ -5,8 +5,10 @@ in this process; ``http(s)://user:password@host:port`` talks to a server or a
 cluster. Everything above this module speaks the same SQL to either.
 
 A chDB path can be opened by one process at a time. The worker owns it while it
-runs; other commands open it when the worker is stopped, and otherwise fail
-with a message saying so (point ``ZL_CLICKHOUSE_URL`` at a server to query while ingesting).
+runs; other commands open it when the worker is stopped. Readers
+(``connect(dsn, read_only=True)``: the report, exports, ``zl sql``) are then served by
+the worker itself, through its read-only query endpoint (``sinks.live``), behind the
+``Reader`` seam; writers fail with a message saying who holds the directory.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Protocol, overload
 from urllib.parse import urlparse
 
 import clickhouse_connect
@@ -26,6 +28,8 @@ from zettaledger.errors import ZettaledgerError
 __all__ = [
     "RETRYABLE_ERRORS",
     "Client",
+    "ReadResult",
+    "Reader",
     "SinkError",
     "SinkUnavailable",
     "chdb_path",
@@ -56,8 +60,29 @@ RETRYABLE_ERRORS: dict[str, int] = {
     "POCO_EXCEPTION": 1000,
 }
 _RETRYABLE_CODES = frozenset(RETRYABLE_ERRORS.values())
+_MISSING_SCHEMA = {"UNKNOWN_TABLE": 60, "UNKNOWN_DATABASE": 81}
 # Faults of the connection itself: retryable whatever they carry.
 _UNAVAILABLE = (OperationalError, ConnectionError, TimeoutError)
+
+
+class ReadResult(Protocol):
+    """What readers use of a query's answer (a clickhouse-connect ``QueryResult`` is one)."""
+
+    @property
+    def column_names(self) -> Sequence[str]: ...
+
+    @property
+    def result_rows(self) -> Sequence[Sequence[Any]]: ...
+
+
+class Reader(Protocol):
+    """The read seam: a clickhouse-connect ``Client``, or ``sinks.live.WorkerReader`` while a worker holds chDB."""
+
+    def query(
+        self, query: str, parameters: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
+    ) -> ReadResult: ...
+
+    def close(self) -> None: ...
 
 
 class SinkError(ZettaledgerError):
@@ -110,6 +135,8 @@ def wrap(exc: BaseException, what: str) -> SinkError:
     retryable = is_retryable(exc)
     cls = SinkUnavailable if isinstance(exc, _UNAVAILABLE) else SinkError
     hint = "; it will be retried" if retryable else ""
+    if code in _MISSING_SCHEMA.values():
+        hint = "; check ZL_CLICKHOUSE_DATABASE, and run `zl migrate` if the schema is not created yet"
     label = f"code {code} {name}" if name else f"code {code}"
     return cls(f"ClickHouse {what} failed ({label}): {str(exc).strip()[:500]}{hint}", code, retryable)
 
@@ -123,9 +150,27 @@ def chdb_path(dsn: str) -> Path | None:
     return Path(location) if location and location not in ("memory", ":memory:") else None
 
 
-def connect(dsn: str, settings: dict[str, Any] | None = None) -> Client:
-    """Open ClickHouse at ``dsn``; raises ``SinkUnavailable`` with what to do when it cannot."""
+@overload
+def connect(dsn: str, settings: dict[str, Any] | None = None, *, read_only: Literal[False] = False) -> Client: ...
+
+
+@overload
+def connect(dsn: str, settings: dict[str, Any] | None = None, *, read_only: bool) -> Reader: ...
+
+
+def connect(dsn: str, settings: dict[str, Any] | None = None, *, read_only: bool = False) -> Client | Reader:
+    """Open ClickHouse at ``dsn``; raises ``SinkUnavailable`` with what to do when it cannot.
+
+    ``read_only=True``: a reader. When a live worker holds the chDB directory, that is the
+    worker's query endpoint (``sinks.live``), so reads work while it ingests.
+    """
     path = chdb_path(dsn)
+    if read_only and path is not None:
+        from zettaledger.sinks.live import WorkerReader, live_endpoint
+
+        endpoint = live_endpoint(path)
+        if endpoint is not None:
+            return WorkerReader(endpoint)
     if path is not None:
         path.mkdir(parents=True, exist_ok=True)
     try:
@@ -137,7 +182,9 @@ def connect(dsn: str, settings: dict[str, Any] | None = None) -> Client:
             raise SinkUnavailable(
                 f"cannot open chDB at {path}: {exc}. A chDB directory can be open in one process at a time: "
                 f"stop the process that holds it (the worker? see {path}/zettaledger.owner), "
-                "or set ZL_CLICKHOUSE_URL to a ClickHouse server to query while ingesting",
+                "or set ZL_CLICKHOUSE_URL to a ClickHouse server to query while ingesting. "
+                "A worker with ZL_WEB_ENABLED=true on a loopback ZL_WEB_BIND serves reads (zl report, zl export, "
+                "zl sql) once it is ready; writes (zl publish, zl close, zl migrate) need it stopped",
                 error_code(exc),
                 retryable=True,
             ) from exc

@@ -13,6 +13,7 @@ from zettaledger.sinks.engines import on_cluster, table_engine
 from zettaledger.sinks.identifiers import quote_identifier
 from zettaledger.sinks.ledger import COLUMNS, SEEN_COLUMNS, LedgerColumn
 from zettaledger.sinks.rollups import legacy_rollup_statements, projection_statements
+from zettaledger.sinks.vintages import reporters_statement, vintage_statements
 
 __all__ = ["VIEWS", "Migration", "bootstrap", "migrations", "table_engine"]
 
@@ -106,6 +107,8 @@ SETTINGS non_replicated_deduplication_window = 10000"""
         Migration(
             4, "rollups as projections of the ledger: written atomically with it", projection_statements(database, cluster)
         ),
+        Migration(5, "reporters: producer_id on the ledger, for disclosure control", (reporters_statement(database, cluster),)),
+        Migration(6, "vintages: published figures, their watermarks and publications", vintage_statements(database, cluster)),
     ]
 
 

@@ -75,6 +75,9 @@ COLUMNS: tuple[LedgerColumn, ...] = (
     LedgerColumn("usable_captures", _U256, 0),
     LedgerColumn("attempted_bytes", _U256, 0),
     LedgerColumn("usable_bytes", _U256, 0),
+    # Who reported a volume cell, for disclosure control (migration 5 appends it last on existing
+    # ledgers, so it stays last here). '' until the accountant fills it: read as an unknown reporter.
+    LedgerColumn("producer_id", _LC, ""),
 )
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 

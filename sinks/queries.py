@@ -7,8 +7,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from clickhouse_connect.driver.client import Client
-
+from zettaledger.sinks.client import Reader
 from zettaledger.sinks.identifiers import quote_identifier
 
 __all__ = ["CollectionFigures", "LineageSummary", "NationalAccounts", "lineage_summary", "read_national_accounts"]
@@ -91,7 +90,7 @@ def lineage_summary(edges: list[tuple[str, str, int]]) -> LineageSummary:
     )
 
 
-def read_national_accounts(client: Client, database: str) -> NationalAccounts:
+def read_national_accounts(client: Reader, database: str) -> NationalAccounts:
     db = quote_identifier(database)
 
     def rows(sql: str) -> list[tuple[Any, ...]]:

@@ -162,6 +162,13 @@ def open_store(dsn: str, database: str, failpoints: Failpoints | None = None) ->
     return clickhouse_store(client, database, failpoints)
 
 
+def store_client(store: LedgerStore | None) -> Client | None:
+    """The ClickHouse client of a store opened in this process (for the worker's live reads); None otherwise."""
+    from zettaledger.sinks.writer import LedgerWriter
+
+    return store.client if isinstance(store, LedgerWriter) else None
+
+
 def clickhouse_store(client: Client, database: str, failpoints: Failpoints | None = None) -> LedgerStore:
     """A ``LedgerWriter`` on ``client``; wrapped so that ``failpoints`` fire when they name any point."""
     from zettaledger.sinks.writer import LedgerWriter

@@ -1,6 +1,7 @@
 """Vintages: what was published when, stored so any published table can be read back exactly.
 
-Tables (all MergeTree, values UInt256, nothing ever updated in place):
+Tables (MergeTree, Replicated on a cluster; values UInt256; nothing ever updated in place), created
+by migration 6 (``vintage_statements``):
 
 - ``vintages``: one row per publication: id, period, time, action (publish|close),
   OBS_STATUS of the period at that vintage, and the SHA-256 of the report it printed.
@@ -15,9 +16,10 @@ A vintage exists once its ``vintages`` row exists: figures and watermarks are wr
 first and every read joins on ``vintages``, so a publication interrupted half-way is
 invisible, and the next one takes a higher id than any orphan row.
 
-Reporters need ``producer_id`` on the ledger's volume rows (see ``reporters_statement``);
-until the ledger has that column, every contribution is read as one unknown reporter,
-which suppresses every cell (the safe reading of "we do not know who reported").
+Reporters need ``producer_id`` on the ledger's volume rows (migration 5, ``reporters_statement``).
+Rows written before the worker filled it hold ``''``, and a ledger without the column at all
+(not yet migrated) has none: either way those contributions are read as one unknown reporter
+(``?``), which suppresses their cells (the safe reading of "we do not know who reported").
 """
 
 from __future__ import annotations
@@ -31,8 +33,11 @@ from typing import Any, Final
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
-from zettaledger.sinks.client import SinkError, wrap
+from zettaledger.sinks.client import Reader, SinkError, wrap
 from zettaledger.sinks.dataflows import CONTEXT, FigureKey, FigureValue, Period, decode_series, encode_series
+from zettaledger.sinks.engines import on_cluster, table_engine
+from zettaledger.sinks.identifiers import qualified, quote_identifier
+from zettaledger.sinks.ledger import COLUMNS
 from zettaledger.sinks.queries import NationalAccounts, read_national_accounts
 
 __all__ = [
@@ -57,18 +62,11 @@ __all__ = [
 UNKNOWN_REPORTER: Final = "?"  # ledger rows written before producer_id was recorded
 
 
-def _q(name: str) -> str:
-    """Local identifier quoting until the lead switches this module to the project's helper."""
-    if not name.replace("_", "").isalnum():
-        raise ValueError(f"identifier {name!r} may hold only letters, digits and _")
-    return f"`{name}`"
-
-
-def vintage_statements(database: str) -> tuple[str, ...]:
-    """DDL of the vintage tables (idempotent). Proposed as migration 5 (see the module docstring)."""
-    db = _q(database)
+def vintage_statements(database: str, cluster: str | None = None) -> tuple[str, ...]:
+    """DDL of the vintage tables (idempotent): migration 6 in ``sinks.ddl``."""
+    on = on_cluster(cluster)
     return (
-        f"""CREATE TABLE IF NOT EXISTS {db}.vintages (
+        f"""CREATE TABLE IF NOT EXISTS {qualified(database, "vintages")}{on} (
     vintage_id UInt64,
     period String,
     period_first Date,
@@ -78,8 +76,8 @@ def vintage_statements(database: str) -> tuple[str, ...]:
     obs_status LowCardinality(String),
     figures_changed UInt64,
     report_sha256 String
-) ENGINE = MergeTree ORDER BY vintage_id""",
-        f"""CREATE TABLE IF NOT EXISTS {db}.vintage_watermarks (
+) ENGINE = {table_engine("vintages", database, cluster)} ORDER BY vintage_id""",
+        f"""CREATE TABLE IF NOT EXISTS {qualified(database, "vintage_watermarks")}{on} (
     vintage_id UInt64,
     topic LowCardinality(String),
     kafka_partition UInt32,
@@ -87,8 +85,8 @@ def vintage_statements(database: str) -> tuple[str, ...]:
     events UInt64,
     duplicates UInt64,
     rejected UInt64
-) ENGINE = MergeTree ORDER BY (vintage_id, topic, kafka_partition)""",
-        f"""CREATE TABLE IF NOT EXISTS {db}.vintage_figures (
+) ENGINE = {table_engine("vintage_watermarks", database, cluster)} ORDER BY (vintage_id, topic, kafka_partition)""",
+        f"""CREATE TABLE IF NOT EXISTS {qualified(database, "vintage_figures")}{on} (
     vintage_id UInt64,
     dataflow LowCardinality(String),
     time_period String,
@@ -97,13 +95,21 @@ def vintage_statements(database: str) -> tuple[str, ...]:
     reporter String,
     value UInt256,
     late UInt256
-) ENGINE = MergeTree ORDER BY (dataflow, time_period, series, indicator, reporter, vintage_id)""",
+) ENGINE = {table_engine("vintage_figures", database, cluster)}
+ORDER BY (dataflow, time_period, series, indicator, reporter, vintage_id)""",
     )
 
 
-def reporters_statement(database: str) -> str:
-    """The ledger change reporters need (proposed migration 4): who reported each volume cell."""
-    return f"ALTER TABLE {_q(database)}.ledger ADD COLUMN IF NOT EXISTS producer_id LowCardinality(String) DEFAULT ''"
+def reporters_statement(database: str, cluster: str | None = None) -> str:
+    """The ledger change reporters need (migration 5 in ``sinks.ddl``): who reported each volume cell.
+
+    Appended last, where ``sinks.ledger.COLUMNS`` declares it, so a migrated ledger and a fresh one agree.
+    """
+    (column,) = (c for c in COLUMNS if c.name == "producer_id")
+    return (
+        f"ALTER TABLE {qualified(database, 'ledger')}{on_cluster(cluster)} "
+        f"ADD COLUMN IF NOT EXISTS {quote_identifier(column.name)} {column.sql_type} DEFAULT ''"
+    )
 
 
 @dataclass(frozen=True)
@@ -127,14 +133,16 @@ class VintageRow:
     report_sha256: str
 
 
-def _rows(client: Client, sql: str, database: str, **parameters: Any) -> list[tuple[Any, ...]]:
+def _rows(client: Reader, sql: str, database: str, **parameters: Any) -> list[tuple[Any, ...]]:
     try:
-        return [tuple(r) for r in client.query(sql.replace("{db}", _q(database)), parameters=parameters).result_rows]
+        return [
+            tuple(r) for r in client.query(sql.replace("{db}", quote_identifier(database)), parameters=parameters).result_rows
+        ]
     except (DatabaseError, OperationalError) as exc:
         raise wrap(exc, f"query {sql.strip().splitlines()[0][:80]!r}") from exc
 
 
-def read_watermarks(client: Client, database: str) -> tuple[Watermark, ...]:
+def read_watermarks(client: Reader, database: str) -> tuple[Watermark, ...]:
     return tuple(
         Watermark(str(t), int(p), int(o), int(e), int(d), int(r))
         for t, p, o, e, d, r in _rows(
@@ -146,7 +154,7 @@ def read_watermarks(client: Client, database: str) -> tuple[Watermark, ...]:
     )
 
 
-def _has_producer_id(client: Client, database: str) -> bool:
+def _has_producer_id(client: Reader, database: str) -> bool:
     return bool(
         _rows(
             client,
@@ -165,7 +173,7 @@ def _add(out: Figures, key: FigureKey, value: int, late: int) -> None:
     out[key] = FigureValue(value + (old.value if old else 0), late + (old.late if old else 0))
 
 
-def extract_figures(client: Client, database: str, period: Period) -> Figures:
+def extract_figures(client: Reader, database: str, period: Period) -> Figures:
     """Every national figure of ``period``, per day, exact, with its late part; plus the CONTEXT snapshot."""
     params = {"first": period.first, "last": period.last}
     out: Figures = {}
@@ -266,7 +274,7 @@ def context_figures(accounts: NationalAccounts) -> Figures:
     return out
 
 
-def next_vintage_id(client: Client, database: str) -> int:
+def next_vintage_id(client: Reader, database: str) -> int:
     """One above every id ever written, orphans of an interrupted publication included."""
     ((a,),) = _rows(client, "SELECT max(vintage_id) FROM {db}.vintages", database)
     ((b,),) = _rows(client, "SELECT max(vintage_id) FROM {db}.vintage_figures", database)
@@ -281,7 +289,6 @@ def write_vintage(
     watermarks: Sequence[Watermark],
 ) -> None:
     """Figures, then watermarks, then the row that makes the vintage exist."""
-    db = _q(database)
     token = (
         f"vintage-{row.vintage_id}-"
         + hashlib.sha256(f"{row.period.label}{row.published_at.isoformat()}".encode()).hexdigest()[:16]
@@ -289,7 +296,7 @@ def write_vintage(
     try:
         if changes:
             client.insert(
-                f"{db}.vintage_figures",
+                qualified(database, "vintage_figures"),
                 [
                     [row.vintage_id, k.dataflow, k.time_period, encode_series(k.series), k.indicator, k.reporter, v.value, v.late]
                     for k, v in sorted(changes.items())
@@ -299,7 +306,7 @@ def write_vintage(
             )
         if watermarks:
             client.insert(
-                f"{db}.vintage_watermarks",
+                qualified(database, "vintage_watermarks"),
                 [
                     [row.vintage_id, w.topic, w.kafka_partition, w.committed_through, w.events, w.duplicates, w.rejected]
                     for w in watermarks
@@ -308,7 +315,7 @@ def write_vintage(
                 settings={"insert_deduplication_token": token + "/watermarks"},
             )
         client.insert(
-            f"{db}.vintages",
+            qualified(database, "vintages"),
             [
                 [
                     row.vintage_id,
@@ -339,7 +346,7 @@ def write_vintage(
         raise wrap(exc, f"write of vintage {row.vintage_id}") from exc
 
 
-def list_vintages(client: Client, database: str) -> list[VintageRow]:
+def list_vintages(client: Reader, database: str) -> list[VintageRow]:
     out = []
     for vid, label, first, last, at, action, status, changed, sha in _rows(
         client,
@@ -352,7 +359,7 @@ def list_vintages(client: Client, database: str) -> list[VintageRow]:
     return out
 
 
-def vintage_watermarks(client: Client, database: str, vintage_id: int) -> tuple[Watermark, ...]:
+def vintage_watermarks(client: Reader, database: str, vintage_id: int) -> tuple[Watermark, ...]:
     return tuple(
         Watermark(str(t), int(p), int(o), int(e), int(d), int(r))
         for t, p, o, e, d, r in _rows(
@@ -381,7 +388,7 @@ def _where(first: dt.date | None, last: dt.date | None, dataflows: Iterable[str]
 
 
 def figures_at(
-    client: Client,
+    client: Reader,
     database: str,
     vintage_id: int,
     first: dt.date | None = None,
@@ -407,7 +414,7 @@ def figures_at(
 
 
 def figure_history(
-    client: Client,
+    client: Reader,
     database: str,
     vintage_id: int,
     first: dt.date | None = None,

@@ -76,6 +76,11 @@ class Ingest:
         return self.flusher.accountant if self.flusher else None
 
     @property
+    def store(self) -> LedgerStore | None:
+        """The ledger store, once opened (the live query endpoint reads through it)."""
+        return self.flusher.store if self.flusher else None
+
+    @property
     def waiting(self) -> bool:
         """Waiting on ClickHouse or the dead-letter topic: backpressure, not a stall."""
         return bool(self.flusher and self.flusher.waiting)

@@ -21,6 +21,18 @@ from kafka import KafkaConsumer, TopicPartition
 
 from zettaledger.kafka_security import KafkaSecurity
 from zettaledger.settings import Settings
+from zettaledger.sinks.client import chdb_path
+from zettaledger.sinks.live import (
+    MAX_REQUEST_BYTES,
+    QUERY_PATH,
+    authorized,
+    new_token,
+    publish_endpoint,
+    serve_query,
+    serves_live_queries,
+    withdraw_endpoint,
+)
+from zettaledger.sinks.store import store_client
 from zettaledger.streams.app import build_app
 from zettaledger.streams.ingest import Ingest, register_ingest
 from zettaledger.streams.run_stats import RunStats
@@ -144,6 +156,41 @@ def _add_health(app: faust.App, ingest: Ingest) -> None:
         return web.json(body, status=200 if ingest.ready.is_set() else 503)
 
 
+def _add_live_queries(app: faust.App, settings: Settings, ingest: Ingest) -> None:
+    """``POST /zl/query``: read-only SQL on the chDB ledger this worker holds, for ``zl report``, ``zl export`` and
+    ``zl sql`` while it runs (``sinks.live`` has the rules). Served on a loopback web port only; the token is new
+    at every start and announced (0600, in the chDB directory) once the ledger is open."""
+    directory = chdb_path(settings.clickhouse_dsn)
+    if directory is None or not serves_live_queries(settings.clickhouse_dsn, settings.web_bind):
+        if directory is not None:
+            log.warning("live queries are off: ZL_WEB_BIND=%s is not a loopback address", settings.web_bind)
+        return
+    token = new_token()
+
+    @app.page(QUERY_PATH)
+    class LiveQuery(faust.web.View):
+        async def post(self, request: Any, **kwargs: Any) -> Any:
+            if not authorized(token, request.headers.get("Authorization")):  # before anything reaches ClickHouse
+                return self.json({"error": "a token is required (Authorization: Bearer ...)"}, status=401)
+            client = store_client(ingest.store)
+            if client is None:
+                return self.json({"error": "the worker is starting: the ledger is not open yet"}, status=503)
+            if request.content_length is None or request.content_length > MAX_REQUEST_BYTES:
+                return self.json({"error": f"send a Content-Length of at most {MAX_REQUEST_BYTES} bytes"}, status=413)
+            body = await request.content.read(MAX_REQUEST_BYTES + 1)
+            status, answer = await ingest.blocking(serve_query, client, token, request.headers.get("Authorization"), body)
+            return self.bytes(answer, content_type="application/json", status=status)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def announce_live_queries() -> None:
+        await ingest.ready.wait()
+        publish_endpoint(directory, settings.web_bind, settings.web_port, token)
+
+    @app.on_before_shutdown.connect
+    async def withdraw_live_queries(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        withdraw_endpoint(directory, token)
+
+
 def _gauges(app: faust.App, settings: Settings, ingest: Ingest) -> WorkerGauges:
     """A snapshot for the exported gauges: from memory only (the consumer's high-water marks, the accountant)."""
     accountant = ingest.accountant
@@ -173,6 +220,7 @@ def build_worker_app(settings: Settings) -> tuple[faust.App, Ingest]:
     _add_stall_watchdog(app, settings, ingest)
     if settings.web_enabled:
         _add_health(app, ingest)
+        _add_live_queries(app, settings, ingest)
     observe_worker(lambda: _gauges(app, settings, ingest))
     return app, ingest
 

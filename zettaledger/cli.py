@@ -5,7 +5,11 @@
     zl produce FILE|-         send JSON-lines events (one object per line, with "type")
     zl generate               send the calibrated national stream (progress bar)
     zl worker                 run the ingest worker (--until-caught-up to stop when done)
-    zl report                 print the national data accounts table
+    zl report                 print the national data accounts table (--html charts, --as-of a vintage, --manifest flags)
+    zl publish / zl close     freeze a period's figures into a vintage (provisional, then final)
+    zl revisions              the revisions triangle of a period, with each change's cause
+    zl export                 a national dataflow as SDMX-CSV 2.0, CSV or Parquet, from the vintages
+    zl sql                    one read-only SELECT on the ledger, as TSV or JSON
     zl rollups check|rebuild  compare the report's rollups with the ledger, or rebuild them from it
     zl ledger-host            own a chDB directory and serve the ledger to several local workers
     zl dead-letters           show dead-lettered events with their reasons
@@ -16,7 +20,6 @@ Settings come from ZL_* environment variables (see README).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import logging
 import signal
@@ -200,22 +203,6 @@ def cmd_rollups(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def _dates(text: str) -> list[dt.date]:
-    return [dt.date.fromisoformat(d.strip()) for d in text.split(",") if d.strip()]
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    from zettaledger.report import render
-    from zettaledger.sinks.client import connect
-    from zettaledger.sinks.queries import read_national_accounts
-
-    s = _settings()
-    accounts = read_national_accounts(connect(s.clickhouse_dsn), s.clickhouse_database)
-    year, month = (int(x) for x in args.token_month.split("-"))
-    print(render(accounts, _dates(args.token_dates), (year, month), (args.year - 1, args.year)), end="")
-    return 0
-
-
 def cmd_dead_letters(args: argparse.Namespace) -> int:
     from kafka import KafkaConsumer
 
@@ -280,11 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rollups", help="check the report's rollups against the ledger, or rebuild them")
     p.add_argument("action", choices=["check", "rebuild"])
     p.set_defaults(fn=cmd_rollups)
-    p = sub.add_parser("report", help="print the national data accounts")
-    p.add_argument("--year", type=int, default=2025)
-    p.add_argument("--token-dates", default="2024-01-01,2025-01-01,2025-12-31")
-    p.add_argument("--token-month", default="2026-03")
-    p.set_defaults(fn=cmd_report)
+    from zettaledger.statistics.commands import add_commands
+
+    add_commands(sub)  # report, publish, close, revisions, export, sql
     p = sub.add_parser("dead-letters", help="show dead-lettered events with their reasons")
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for more")

@@ -1,4 +1,9 @@
-"""The national data accounts table, formatted from ``NationalAccounts``. Pure: no database here."""
+"""The national data accounts table, formatted from ``NationalAccounts``. Pure: no database here.
+
+With ``Flags`` (``zl report --manifest``), each line that prints a modelled figure ends with its
+flag (``[E1]``, SDMX's OBS_STATUS E: estimated) and the notes follow the table, naming the
+generator's manifest as their source. Without flags the table is exactly what it always was.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,9 @@ from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from zettaledger.sinks.queries import NationalAccounts
+from zettaledger.statistics.provenance import TOKEN_ANCHOR_DAYS, Footnote
 
-__all__ = ["NATIONAL_LIBRARY_DIGITAL_BYTES", "format_bytes", "growth_pct", "render", "unit_for"]
+__all__ = ["NATIONAL_LIBRARY_DIGITAL_BYTES", "Flags", "format_bytes", "growth_pct", "render", "unit_for"]
 
 # Assumed size of the national library's digital resources: 2.87 PB, the figure
 # implied by the published "890 PB is about 310x the national library" ratio.
@@ -64,12 +70,75 @@ def _multiple(new: int, old: int) -> str:
     return f"{_round(ratio, 1 if ratio < 100 else 0)}x"
 
 
+class Flags:
+    """Footnotes for modelled figures, numbered E1, E2, ... in the order the report first prints them.
+
+    Figures that share a note (the 2024 split of every source) share its flag.
+    """
+
+    def __init__(self, footnotes: Sequence[Footnote], source: str) -> None:
+        self._by_figure = {f.figure: f for f in footnotes}
+        self._notes = {(f.flag, f.note) for f in footnotes}
+        self.source = source
+        self.used: list[tuple[str, str]] = []  # (flag, note), in order of first use
+        self.figures: dict[tuple[str, str], list[Footnote]] = {}
+
+    def __call__(self, *figures: str) -> str:
+        """`` [E1] [E3]`` for the figures that have a footnote ("" for none): appended to the line printing them."""
+        marks = []
+        for figure in figures:
+            note = self._by_figure.get(figure)
+            if note is None:
+                continue
+            key = (note.flag, note.note)
+            if key not in self.used:
+                self.used.append(key)
+            if note not in self.figures.setdefault(key, []):
+                self.figures[key].append(note)
+            mark = f"[E{self.used.index(key) + 1}]"
+            if mark not in marks:
+                marks.append(mark)
+        return "".join(f" {m}" for m in sorted(marks, key=lambda m: int(m[2:-1])))
+
+    def tokens(self, *days: dt.date) -> str:
+        """The interpolation note, when any of ``days`` is not a published anchor day."""
+        return self("tokens/by_day") if any(d.isoformat() not in TOKEN_ANCHOR_DAYS for d in days) else ""
+
+    def notes(self) -> list[str]:
+        """One line per flag used: ``[E1] (flag) note: figures``."""
+        out = []
+        for i, key in enumerate(self.used, 1):
+            shown = ", ".join(f.figure + (f" = {f.value:,}" if f.value is not None else "") for f in self.figures[key])
+            out.append(f"[E{i}] ({key[0]}) {key[1]}: {shown}")
+        return out
+
+    def lines(self) -> list[str]:
+        if not self.used:
+            return []
+        unused = len(self._notes) - len(self.used)
+        return [
+            f"Published versus modelled (source: the generator's manifest, {self.source}; SDMX OBS_STATUS E)",
+            *(f"  {n}" for n in self.notes()),
+            *([f"  the manifest notes {unused} more kinds of modelled figure, not printed in this table"] if unused else []),
+        ]
+
+
+def _no_flags(*figures: str) -> str:
+    return ""
+
+
 def render(
-    accounts: NationalAccounts, token_dates: Sequence[dt.date], token_month: tuple[int, int], years: tuple[int, int]
+    accounts: NationalAccounts,
+    token_dates: Sequence[dt.date],
+    token_month: tuple[int, int],
+    years: tuple[int, int],
+    flags: Flags | None = None,
 ) -> str:
     prev, year = years
     out: list[str] = []
     add = out.append
+    flag = flags or _no_flags
+    tokens_flag = flags.tokens if flags else (lambda *days: "")
     add("Zettaledger national data accounts")
     add("=" * 78)
     add("")
@@ -79,7 +148,10 @@ def render(
     for s in sources:
         a, b = accounts.created_by(prev, s), accounts.created_by(year, s)
         unit = unit_for(a, b)
-        add(f"  {SOURCE_LABELS.get(s, s):<26}{format_bytes(a, unit):>14}{format_bytes(b, unit):>14}{growth_pct(b, a):>12}")
+        add(
+            f"  {SOURCE_LABELS.get(s, s):<26}{format_bytes(a, unit):>14}{format_bytes(b, unit):>14}{growth_pct(b, a):>12}"
+            + flag(f"data_created/{prev}/{s}/bytes", f"data_created/{year}/{s}/bytes")
+        )
     t_prev, t_year = accounts.created_total(prev), accounts.created_total(year)
     unit = unit_for(t_prev, t_year)
     add(f"  {'Total':<26}{format_bytes(t_prev, unit):>14}{format_bytes(t_year, unit):>14}{growth_pct(t_year, t_prev):>12}")
@@ -90,7 +162,10 @@ def render(
     lead_prev = "AI ahead" if ai_p > iot_p else "IoT ahead"
     overtook = " (overtaking IoT for the first time)" if ai > iot and ai_p <= iot_p else ""
     unit = unit_for(ai, iot)
-    add(f"  AI vs IoT: {year} {lead}{overtook}: {format_bytes(ai, unit)} vs {format_bytes(iot, unit)}; {prev}: {lead_prev}")
+    add(
+        f"  AI vs IoT: {year} {lead}{overtook}: {format_bytes(ai, unit)} vs {format_bytes(iot, unit)}; {prev}: {lead_prev}"
+        + flag(*(f"data_created/{y}/{s}/bytes" for y in (year, prev) for s in ("AI", "IOT")))
+    )
     add("")
     train, infer = accounts.created_by(year, "TRAINING"), accounts.created_by(year, "INFERENCE")
     train_p, infer_p = accounts.created_by(prev, "TRAINING"), accounts.created_by(prev, "INFERENCE")
@@ -101,6 +176,7 @@ def render(
     add(
         f"  inference {format_bytes(infer, unit)} {verdict} training {format_bytes(train, unit)}{first}"
         f" ({prev}: inference {format_bytes(infer_p, unit)}, training {format_bytes(train_p, unit)})"
+        + flag(*(f"data_created/{y}/{s}/bytes" for y in (year, prev) for s in ("INFERENCE", "TRAINING")))
     )
     add("")
     add("Daily AI token usage")
@@ -111,12 +187,14 @@ def render(
     for d in token_dates:
         n = accounts.tokens_by_day.get(d, 0)
         last = n
-        add(f"  {d.isoformat():<18}{_sci(n):>14}{_multiple(n, base):>20}")
+        add(f"  {d.isoformat():<18}{_sci(n):>14}{_multiple(n, base):>20}" + tokens_flag(d))
     total, days = accounts.tokens_month_average(*token_month)
     avg = total // days if days else 0
     label = f"{token_month[0]}-{token_month[1]:02d} average"
+    month_days = sorted(d for d in accounts.tokens_by_day if (d.year, d.month) == token_month)
     add(
         f"  {label:<18}{_sci(avg):>14}{_multiple(avg, base):>20}   ({growth_pct(avg, last)} on {token_dates[-1] if token_dates else '-'}; {days} days)"
+        + tokens_flag(*month_days)
     )
     add("")
     ratio = Decimal(accounts.high_quality_bytes) / Decimal(NATIONAL_LIBRARY_DIGITAL_BYTES)
@@ -126,13 +204,14 @@ def render(
     add(
         f"  about {_round(ratio, 0)}x the national library's digital resources "
         f"(assumed {format_bytes(NATIONAL_LIBRARY_DIGITAL_BYTES, 'PB')}); {accounts.registered_datasets:,} datasets registered in all"
+        + flag("report/national_library_bytes")
     )
     add("")
     if accounts.collection:
         best = max(accounts.collection, key=lambda c: Decimal(c.usable_captures) / max(c.attempted_captures, 1))
         att = sum(c.attempted_captures for c in accounts.collection)
         use = sum(c.usable_captures for c in accounts.collection)
-        add("Robotic data-collection efficiency (usable / attempted captures)")
+        add("Robotic data-collection efficiency (usable / attempted captures)" + flag("regions"))
         for c in accounts.collection:
             eff = _round(Decimal(c.usable_captures) * 100 / max(c.attempted_captures, 1))
             unit = unit_for(c.usable_bytes, c.attempted_bytes)
@@ -155,4 +234,7 @@ def render(
     )
     for reason, n in sorted(accounts.rejections.items()):
         add(f"  dead letters {reason}: {n:,}")
+    if flags is not None and flags.used:
+        add("")
+        out.extend(flags.lines())
     return "\n".join(out) + "\n"

@@ -134,6 +134,10 @@ class Settings:
     kafka_ssl_cafile: str = ""  # ZL_KAFKA_SSL_CAFILE: PEM CA certificate(s) to trust with SSL/SASL_SSL; default the system's
     kafka_ssl_certfile: str = ""  # ZL_KAFKA_SSL_CERTFILE: PEM client certificate for mTLS (may hold the key too)
     kafka_ssl_keyfile: str = ""  # ZL_KAFKA_SSL_KEYFILE: the client certificate's unencrypted PEM private key
+    disclosure_min_reporters: int = 3  # ZL_DISCLOSURE_MIN_REPORTERS: threshold rule: fewer reporters -> suppressed (A)
+    disclosure_dominance_n: int = 2  # ZL_DISCLOSURE_DOMINANCE_N: (n,k) dominance: the n largest reporters of a cell...
+    disclosure_dominance_k: float = 85.0  # ZL_DISCLOSURE_DOMINANCE_K: ...may not exceed k percent of it (O, T or M)
+    disclosure_unsuppressed_ok: bool = False  # ZL_DISCLOSURE_UNSUPPRESSED_OK: the privileged role's switch for --unsuppressed
 
     @property
     def clickhouse_dsn(self) -> str:
@@ -248,6 +252,10 @@ class Settings:
         except FailpointSpecError as exc:
             out.append(f"ZL_FAILPOINTS={_shown(self.failpoints)}: {exc}")
         out.extend(security_problems(self))
+        at_least("ZL_DISCLOSURE_MIN_REPORTERS", self.disclosure_min_reporters, 1)
+        at_least("ZL_DISCLOSURE_DOMINANCE_N", self.disclosure_dominance_n, 1)
+        if not (math.isfinite(self.disclosure_dominance_k) and 0 < self.disclosure_dominance_k <= 100):
+            out.append(f"ZL_DISCLOSURE_DOMINANCE_K={self.disclosure_dominance_k!r}: must be a percentage above 0 and at most 100")
         return out
 
     def replace(self, **changes: Any) -> Settings:

@@ -6,9 +6,8 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from zettaledger.sinks.client import Client, execute
+from zettaledger.sinks.client import Client
 from zettaledger.sinks.ledger import COLUMNS
-from zettaledger.sinks.vintages import reporters_statement, vintage_statements
 from zettaledger.sinks.writer import migrate
 
 DB = "zl_stats"
@@ -16,26 +15,22 @@ EPOCH = dt.date(1970, 1, 1)
 
 
 def ready(client: Client, reporters: bool = True) -> Client:
-    """The released migrations, then the two this work proposes (4: reporters, 5: vintages)."""
+    """Every migration (5: reporters, 6: vintages); ``reporters=False`` drops producer_id, as a ledger not yet migrated."""
     migrate(client, DB)
-    if reporters:
-        execute(client, (reporters_statement(DB),))
-    execute(client, vintage_statements(DB))
+    if not reporters:
+        client.command(f"ALTER TABLE `{DB}`.ledger DROP COLUMN producer_id")
     return client
 
 
 def insert(client: Client, *rows: dict[str, Any]) -> None:
-    names = [c.name for c in COLUMNS]
-    has_producer = bool(
-        client.query(
-            f"SELECT 1 FROM system.columns WHERE database = '{DB}' AND table = 'ledger' AND name = 'producer_id'"
-        ).result_rows
-    )
-    if has_producer:
-        names.append("producer_id")
+    present = {
+        str(name)
+        for (name,) in client.query(f"SELECT name FROM system.columns WHERE database = '{DB}' AND table = 'ledger'").result_rows
+    }
+    names = [c.name for c in COLUMNS if c.name in present]
     data = []
     for row in rows:
-        values = {c.name: c.default for c in COLUMNS} | {"producer_id": ""} | row
+        values = {c.name: c.default for c in COLUMNS} | row
         if isinstance(values["day"], dt.date):
             values["day"] = (values["day"] - EPOCH).days
         data.append([values[n] for n in names])

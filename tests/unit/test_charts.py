@@ -124,7 +124,10 @@ def _png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
 def test_the_page_renders_in_headless_chromium(tmp_path: Path) -> None:
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium): the screenshot test needs a real browser")
+        pytest.skip(
+            "Debian's chromium is not installed and could not be: `make setup` installs it when run as root, "
+            "else run `sudo apt-get install -y chromium` (the screenshot test needs a real browser)"
+        )
     page = tmp_path / "report.html"
     page.write_text(render_html(_accounts(), lineage_edges=EDGES, notes=["a footnote"]))
     out = REPO_ROOT / "var" / "report.png"  # kept as a CI artefact

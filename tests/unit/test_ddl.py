@@ -18,6 +18,7 @@ from zettaledger.sinks.writer import migrate
 
 # Migration 1 is released: existing ledgers have these columns, in this order, and
 # rows are inserted by these names. Renaming or dropping one in sinks.ledger breaks them.
+# Later migrations only append (5: producer_id).
 RELEASED_LEDGER = [
     "kind",
     "topic",
@@ -49,6 +50,7 @@ RELEASED_LEDGER = [
     "usable_captures",
     "attempted_bytes",
     "usable_bytes",
+    "producer_id",  # migration 5: appended last, fresh and migrated ledgers alike
 ]
 RELEASED_SEEN = ["topic", "kafka_partition", "event_id", "offset", "batch_index", "seen_at"]
 SUMS = (
@@ -157,3 +159,31 @@ def test_a_cluster_gets_replicated_engines_and_on_cluster() -> None:
     rollups = migrations("db", cluster="national")[2].statements
     assert "ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/db/rollup_created_daily', '{replica}')" in rollups[0]
     assert all("ON CLUSTER `national`" in sql for sql in rollups if not sql.startswith("INSERT"))
+
+
+def test_a_ledger_migrated_from_before_reporters_ends_like_a_fresh_one(
+    open_chdb: Callable[[Path], Client], tmp_path: Path
+) -> None:
+    client = open_chdb(tmp_path / "chdb")
+    migrate(client, "zl_ddl")
+    # As a ledger created before migration 5: no producer_id, step 5 and 6 not recorded.
+    client.command("ALTER TABLE zl_ddl.ledger DROP COLUMN producer_id")
+    client.command("DELETE FROM zl_ddl.schema_migrations WHERE version >= 5")
+    assert [name for name, _ in _columns(client, "ledger")] == RELEASED_LEDGER[:-1]
+    assert migrate(client, "zl_ddl") == [5, 6]
+    assert _columns(client, "ledger") == _declared(COLUMNS)
+    tables = {name for (name,) in client.query("SELECT name FROM system.tables WHERE database = 'zl_ddl'").result_rows}
+    assert {"vintages", "vintage_watermarks", "vintage_figures"} <= tables
+
+
+def test_reporters_and_vintages_follow_the_cluster() -> None:
+    steps = {m.version: m for m in migrations("db", cluster="national")}
+    (alter,) = steps[5].statements
+    assert alter == (
+        "ALTER TABLE `db`.`ledger` ON CLUSTER `national` ADD COLUMN IF NOT EXISTS `producer_id` LowCardinality(String) DEFAULT ''"
+    )
+    assert len(steps[6].statements) == 3
+    for sql, table in zip(steps[6].statements, ("vintages", "vintage_watermarks", "vintage_figures"), strict=True):
+        assert f"CREATE TABLE IF NOT EXISTS `db`.`{table}` ON CLUSTER `national`" in sql
+        assert f"ReplicatedMergeTree('/clickhouse/tables/{{shard}}/db/{table}', '{{replica}}')" in sql
+    assert all("ON CLUSTER" not in sql and "Replicated" not in sql for sql in migrations("db")[5].statements)

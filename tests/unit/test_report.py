@@ -80,3 +80,35 @@ def test_usable_and_attempted_bytes_of_a_pipeline_share_a_unit() -> None:
     text = render(accounts({(2025, "AI"): GB}, runs), [dt.date(2025, 1, 1)], (2025, 1), (2024, 2025))
     assert "usable 0.95 TB of 1.00 TB" in text
     assert "totalling 5.00 GB" in text  # high-quality bytes in their own unit, not "0.00 PB"
+
+
+def test_modelled_figures_are_flagged_from_the_manifest_and_the_table_is_unchanged_without_it() -> None:
+    import json
+
+    from zettaledger.producers.generator import generate
+    from zettaledger.report import Flags
+    from zettaledger.statistics.provenance import footnotes
+
+    manifest = json.loads(json.dumps(generate(size=0.01).manifest.to_json()))
+    seed = accounts(
+        {(2024, "AI"): 19_400 * EB, (2025, "AI"): 26_920 * EB, (2024, "IOT"): 21_500 * EB, (2025, "IOT"): 25_140 * EB}
+    )
+    days = [dt.date(2024, 1, 1), dt.date(2025, 1, 2)]
+    plain = render(seed, days, (2025, 1), (2024, 2025))
+    flagged = render(seed, days, (2025, 1), (2024, 2025), Flags(footnotes(manifest), "var/demo-manifest.json"))
+    assert render(seed, days, (2025, 1), (2024, 2025), None) == plain
+    # Every line of the plain table is in the flagged one, in order, with at most a flag appended.
+    lines = flagged.splitlines()
+    for plain_line, line in zip(plain.splitlines(), lines, strict=False):
+        assert line == plain_line or (line.startswith(plain_line) and line[len(plain_line) :].startswith(" [E"))
+    iot = next(line for line in lines if line.startswith("  IoT sensing"))
+    ai = next(line for line in lines if line.startswith("  AI and system software"))
+    assert iot.endswith("+16.93% [E1] [E2]") and ai.endswith("[E1]")  # 2024 assumed for both; IoT 2025 the residual
+    assert next(line for line in lines if line.startswith("  2025-01-02")).endswith("[E3]")  # interpolated
+    assert next(line for line in lines if line.startswith("  2024-01-01")).endswith("n/a")  # an anchor day: published
+    notes = lines[
+        lines.index("Published versus modelled (source: the generator's manifest, var/demo-manifest.json; SDMX OBS_STATUS E)") :
+    ]
+    assert notes[1].startswith("  [E1] (assumed) Modelled: the 2024 split by source is assumed")
+    assert notes[2].startswith("  [E2] (residual) Modelled: the residual of the published 2025 total")
+    assert "data_created/2025/IOT/bytes = 25,140,520,000,000,000,000,000" in notes[2]

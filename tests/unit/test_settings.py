@@ -33,6 +33,12 @@ def test_bad_values_are_all_reported_with_their_variable() -> None:
 # (variable, bad value, what the message must say): one row per rule.
 BAD = [
     ("ZL_WEB_PORT", "many", "ZL_WEB_PORT='many': must be a whole number"),
+    ("ZL_DISCLOSURE_MIN_REPORTERS", "0", "ZL_DISCLOSURE_MIN_REPORTERS=0: must be >= 1"),
+    ("ZL_DISCLOSURE_DOMINANCE_N", "0", "ZL_DISCLOSURE_DOMINANCE_N=0: must be >= 1"),
+    ("ZL_DISCLOSURE_DOMINANCE_K", "0", "ZL_DISCLOSURE_DOMINANCE_K=0.0: must be a percentage above 0 and at most 100"),
+    ("ZL_DISCLOSURE_DOMINANCE_K", "101", "ZL_DISCLOSURE_DOMINANCE_K=101.0: must be a percentage above 0 and at most 100"),
+    ("ZL_DISCLOSURE_DOMINANCE_K", "nan", "ZL_DISCLOSURE_DOMINANCE_K=nan: must be a percentage above 0 and at most 100"),
+    ("ZL_DISCLOSURE_UNSUPPRESSED_OK", "perhaps", "ZL_DISCLOSURE_UNSUPPRESSED_OK='perhaps': must be true or false"),
     ("ZL_WEB_PORT", "0", "ZL_WEB_PORT=0: must be a TCP port, 1 to 65535"),
     ("ZL_WEB_PORT", "65536", "ZL_WEB_PORT=65536: must be a TCP port, 1 to 65535"),
     ("ZL_WEB_ENABLED", "maybe", "ZL_WEB_ENABLED='maybe': must be true or false"),
@@ -139,3 +145,11 @@ def test_redact_url_masks_only_the_password() -> None:
 def test_an_empty_var_dir_given_in_code_is_refused() -> None:
     with pytest.raises(ConfigError, match="ZL_VAR_DIR='': must name a directory"):
         Settings.from_env({}, var_dir="")
+
+
+def test_disclosure_rules_are_settings_with_the_offices_defaults() -> None:
+    default = Settings.from_env({})
+    assert (default.disclosure_min_reporters, default.disclosure_dominance_n, default.disclosure_dominance_k) == (3, 2, 85.0)
+    assert default.disclosure_unsuppressed_ok is False  # confidential figures need the privileged role's switch
+    s = Settings.from_env({"ZL_DISCLOSURE_MIN_REPORTERS": "5", "ZL_DISCLOSURE_DOMINANCE_K": "70.5"})
+    assert (s.disclosure_min_reporters, s.disclosure_dominance_k) == (5, 70.5)

@@ -158,6 +158,15 @@ def test_a_ledger_without_producer_id_reads_one_unknown_reporter(open_chdb: Call
     assert changes[FigureKey("DATA_CREATED", "2025-03-01", ("CN-BJ", "AI"), "BYTES", "?")] == FigureValue(3)
 
 
+def test_an_empty_producer_id_reads_as_one_unknown_reporter(open_chdb: Callable[[Path], Client], tmp_path: Path) -> None:
+    """What the worker writes until the accountant fills producer_id: '' is unknown, never a reporter named ''."""
+    c = ready(open_chdb(tmp_path / "blank"))
+    insert(c, volume(MAR1, "AI", "CN-BJ", 3, producer=""), volume(MAR1, "AI", "CN-BJ", 4, producer=""), segment(1, 2))
+    changes = publish(c, DB, "2025-03-01", now=T1).changes
+    reporters = {k.reporter: v for k, v in changes.items() if k.dataflow == "DATA_CREATED" and k.reporter}
+    assert reporters == {"?": FigureValue(7)}
+
+
 def test_changed_figures_stores_differences_and_zeroes_what_is_gone() -> None:
     a, b, c = (FigureKey("DATA_CREATED", "2025-01-01", (r, "AI"), "BYTES") for r in ("X", "Y", "Z"))
     previous = {a: FigureValue(1), b: FigureValue(2)}

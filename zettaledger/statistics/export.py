@@ -36,7 +36,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from zettaledger.sinks.client import Client
+from zettaledger.sinks.client import Reader
 from zettaledger.sinks.dataflows import DATAFLOWS, Dataflow, FigureKey, FigureValue
 from zettaledger.sinks.vintages import VintageError, VintageRow, figure_history, list_vintages
 from zettaledger.statistics.disclosure import DEFAULT_RULES, TOTAL, Rules, protect_table
@@ -153,7 +153,7 @@ def _protect(
 
 
 def observations(
-    client: Client,
+    client: Reader,
     database: str,
     dataflow: str,
     *,

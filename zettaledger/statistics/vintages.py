@@ -32,7 +32,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from zettaledger.sinks.client import Client
+from zettaledger.sinks.client import Client, Reader
 from zettaledger.sinks.dataflows import CONTEXT, DATAFLOWS, FigureKey, FigureValue, Period
 from zettaledger.sinks.queries import CollectionFigures, LineageSummary, NationalAccounts
 from zettaledger.sinks.vintages import (
@@ -90,7 +90,7 @@ def _in(period: Period, key: FigureKey) -> bool:
 
 
 def _consistent_read(
-    client: Client, database: str, period: Period, attempts: int
+    client: Reader, database: str, period: Period, attempts: int
 ) -> tuple[dict[FigureKey, FigureValue], tuple[Watermark, ...]]:
     for _ in range(attempts):
         before = read_watermarks(client, database)
@@ -103,7 +103,7 @@ def _consistent_read(
 
 
 def plan_publication(
-    client: Client,
+    client: Reader,
     database: str,
     period: Period | str,
     *,
@@ -209,7 +209,7 @@ def accounts_from_figures(figures: Mapping[FigureKey, FigureValue]) -> NationalA
     )
 
 
-def accounts_at(client: Client, database: str, vintage_id: int) -> NationalAccounts:
+def accounts_at(client: Reader, database: str, vintage_id: int) -> NationalAccounts:
     """``zl report --as-of V``: the accounts exactly as vintage V published them."""
     if vintage_id not in {v.vintage_id for v in list_vintages(client, database)}:
         raise VintageError(f"no vintage {vintage_id}: `zl revisions --period P` lists the vintages of a period")
@@ -247,7 +247,7 @@ class Triangle:
         return [r for r in self.rows if r.vintage_id != first and r.change]
 
 
-def revisions(client: Client, database: str, period: Period | str) -> Triangle:
+def revisions(client: Reader, database: str, period: Period | str) -> Triangle:
     """``zl revisions --period``: every national figure of the period, at every vintage that covered it."""
     period = Period.parse(period) if isinstance(period, str) else period
     columns = tuple(v for v in list_vintages(client, database) if v.period.first <= period.last and period.first <= v.period.last)
