@@ -14,7 +14,7 @@ of exactly-once for producer resends. Resends must carry the same Kafka key (the
 producer library keys by dataset id), so they reach the same partition and the
 same worker. Ids are UUIDs, compared without regard to letter case.
 
-Memory: the newest ids (up to ``seal_size``) sit in a dict; older ones are sealed
+Memory: the newest ids (up to ``seal_size``) sit in dicts; older ones are sealed
 into sorted numpy arrays at 44 bytes an id, where a dict costs about 280. Two
 million ids take about 90 MB instead of 560 MB, which keeps the worker's memory
 flat on long streams.
@@ -163,17 +163,20 @@ class DedupWindow:
         self.horizon_s = horizon_s
         self.max_ids = max_ids
         self.seal_size = seal_size
-        self._recent: dict[str, Place] = {}  # the newest ids, lower-case, in the order they were counted
+        # The newest ids, lower-case, oldest first: one dict per ``record`` (the flush's own
+        # mapping, kept as it is rather than copied) or ``load``; never changed once held.
+        self._recent: list[Mapping[str, Place]] = []
+        self._recent_ids = 0
         self._sealed = _Sealed()
         self._next_seq = 0
         self.forgotten = 0
 
     def __len__(self) -> int:
-        return len(self._recent) + len(self._sealed)
+        return self._recent_ids + len(self._sealed)
 
     @property
     def sealed(self) -> int:
-        """How many ids are held in the sorted arrays (the rest are in the recent dict)."""
+        """How many ids are held in the sorted arrays (the rest are recent)."""
         return len(self._sealed)
 
     def find(self, ids: Sequence[str]) -> dict[str, Place]:
@@ -184,41 +187,41 @@ class DedupWindow:
         comes from the place found, a resend (drop it) when from anywhere else.
         """
         found = self._sealed.find(ids)
-        recent = self._recent
-        if recent:
+        if self._recent:
             keys = ids if "".join(ids).islower() else [i.lower() for i in ids]
-            for key in recent.keys() & keys:
-                found[key] = recent[key]
+            for recent in self._recent:
+                for key in recent.keys() & keys:
+                    found.setdefault(key, recent[key])
         return found
 
     def record(self, sightings: Mapping[str, Place]) -> None:
-        """Remember ids counted at those places (lower-case ids, as ``find`` returns them).
+        """Remember ids counted at those places: lower-case ids that ``find`` did not know.
 
-        An id the recent dict holds already keeps its first place.
+        The window keeps ``sightings`` itself (no copy): it must not change afterwards.
         """
-        recent = self._recent
-        if recent.keys().isdisjoint(sightings):
-            recent.update(sightings)
-        else:
-            for key, place in sightings.items():
-                recent.setdefault(key, place)
-        if len(recent) >= self.seal_size:
-            self.seal()
+        if sightings and not any(r is sightings for r in self._recent):
+            self._recent.append(sightings)
+            self._recent_ids += len(sightings)
+            if self._recent_ids >= self.seal_size:
+                self.seal()
 
     def seal(self) -> None:
         """Move the recent ids into the sorted arrays."""
         if self._recent:
-            self._sealed.add(list(self._recent), list(self._recent.values()), self._next_seq)
-            self._next_seq += len(self._recent)
-            self._recent = {}
+            ids = [key for recent in self._recent for key in recent]
+            places = [place for recent in self._recent for place in recent.values()]
+            self._sealed.add(ids, places, self._next_seq)
+            self._next_seq += len(ids)
+            self._recent = []
+            self._recent_ids = 0
 
     def expire(self, now_s: int) -> None:
         """Forget ids older than the horizon, and the oldest beyond ``max_ids``; seal a full dict."""
         cutoff = now_s - self.horizon_s
-        recent_oldest = next(iter(self._recent.values()))[3] if self._recent else None
+        recent_oldest = next(iter(self._recent[0].values()))[3] if self._recent else None
         # Trimming costs a pass over the arrays: do it in steps of max_ids/32, not every flush.
         trim = len(self) - self.max_ids > self.max_ids // 32
-        if len(self._recent) >= self.seal_size or (recent_oldest is not None and recent_oldest < cutoff) or trim:
+        if self._recent_ids >= self.seal_size or (recent_oldest is not None and recent_oldest < cutoff) or trim:
             self.seal()
         sealed = self._sealed
         if len(sealed) and sealed.oldest_seen_at < cutoff - self.horizon_s // 100:
@@ -234,11 +237,12 @@ class DedupWindow:
 
     def load(self, sightings: Iterable[tuple[str, Sighting]]) -> None:
         """Restore ids persisted earlier, oldest first."""
-        recent = self._recent
+        loaded: dict[str, Place] = {}
         for event_id, s in sightings:
             key = event_id.lower()
-            if key not in recent:
-                recent[key] = (s.partition, s.offset, s.index, s.seen_at)
-                if len(recent) >= self.seal_size:
-                    self.seal()
-                    recent = self._recent
+            if key not in loaded:
+                loaded[key] = (s.partition, s.offset, s.index, s.seen_at)
+                if self._recent_ids + len(loaded) >= self.seal_size:
+                    self.record(loaded)
+                    loaded = {}
+        self.record(loaded)

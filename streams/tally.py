@@ -124,6 +124,17 @@ class Tally:
         now_s = self.now_s
         return {key: (p, o, i, now_s) for key, (p, o, i, _) in found.items()} if found else found
 
+    def _first_here(self, event_id: str, place: Place, found: dict[str, Place]) -> bool:
+        """Count the event? Yes if it was not counted before, or only at this very place (a replay).
+
+        Counted elsewhere (before this plan, per ``found``, or earlier in it) makes it a
+        resend. A new id is taken into this plan's sightings at ``place``.
+        """
+        previous = found.get(event_id) if found else None
+        if previous is None:
+            previous = self.sightings.setdefault(event_id, place)
+        return previous == place
+
     def _reject(self, segment: Segment, letter: DeadLetter) -> None:
         segment.rejected += 1
         self.stats.rejected += 1
@@ -153,7 +164,7 @@ class Tally:
         """
         partition, offset, topic = message.partition, message.offset, message.topic
         now_s, latest, lateness, arrival = self.now_s, self.latest_ms, self.lateness_ms, self.arrival_time
-        sightings = self.sightings
+        first_here = self._first_here
         volume, lineage = self.cells.volume, self.cells.lineage
         seen_ids, seen_indexes = self.seen_id, self.seen_index
         plain = data_created_is_plain
@@ -169,11 +180,7 @@ class Tally:
                     self._reject_event(message, segment, index if batched else None, e, exc)
                     continue
             event_id = ids[index]
-            place = (partition, offset, index, now_s)
-            previous = found.get(event_id) if found else None
-            if previous is None:
-                previous = sightings.setdefault(event_id, place)
-            if previous != place:  # counted before at another place: a resend
+            if not first_here(event_id, (partition, offset, index, now_s), found):
                 duplicates += 1
                 continue
             seen_ids.append(event_id)
@@ -242,11 +249,7 @@ class Tally:
             event_id = e["event_id"].lower()
             found = self._found([event_id])
         partition, offset = message.partition, message.offset
-        place = (partition, offset, index or 0, self.now_s)
-        previous = found.get(event_id) if found else None
-        if previous is None:
-            previous = self.sightings.setdefault(event_id, place)
-        if previous != place:  # counted before at another place: a resend
+        if not self._first_here(event_id, (partition, offset, index or 0, self.now_s), found):
             segment.duplicates += 1
             self.stats.duplicates += 1
             return
