@@ -14,7 +14,7 @@ of exactly-once for producer resends. Resends must carry the same Kafka key (the
 producer library keys by dataset id), so they reach the same partition and the
 same worker. Ids are UUIDs, compared without regard to letter case.
 
-Memory: the newest ids (up to ``seal_size``) sit in a dict; older ones are sealed
+Memory: the newest ids (up to ``seal_size``) sit in dicts; older ones are sealed
 into sorted numpy arrays at 44 bytes an id, where a dict costs about 280. Two
 million ids take about 90 MB instead of 560 MB, which keeps the worker's memory
 flat on long streams.
@@ -23,15 +23,16 @@ flat on long streams.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 import numpy.typing as npt
 
 from zettaledger.schemas.validation import UUID_PATTERN
 
-__all__ = ["DedupWindow", "Sighting", "uuid_halves"]
+__all__ = ["DedupWindow", "Place", "Sighting", "uuid_halves"]
 
 Place = tuple[int, int, int, int]  # partition, offset, index in batch, seen_at (seconds)
 
@@ -97,8 +98,8 @@ class _Sealed:
 
     def add(self, ids: list[str], places: list[Place], first_seq: int) -> None:
         hi, lo = uuid_halves(ids)
-        cols = np.array(places, dtype=np.int64).reshape(-1, 4)
-        order = np.argsort(hi, kind="stable")
+        cols = np.fromiter(chain.from_iterable(places), dtype=np.int64, count=4 * len(places)).reshape(-1, 4)
+        order = np.argsort(hi)  # ties in any order: find() scans them
         hi, lo, cols = hi[order], lo[order], cols[order]
         seq = (np.arange(len(ids), dtype=np.uint64) + np.uint64(first_seq))[order]
         at = np.searchsorted(self.hi, hi)
@@ -150,7 +151,11 @@ class _Sealed:
 
 
 class DedupWindow:
-    """Counted event ids, oldest first, bounded by time and by count."""
+    """Counted event ids, oldest first, bounded by time and by count.
+
+    Callers ask and tell a batch at a time: ``find`` where ids were first counted,
+    ``record`` the ids a written flush counted, ``expire`` as the clock moves.
+    """
 
     def __init__(self, horizon_s: int, max_ids: int, seal_size: int = 262_144) -> None:
         if horizon_s <= 0 or max_ids <= 0 or seal_size <= 0:
@@ -158,58 +163,65 @@ class DedupWindow:
         self.horizon_s = horizon_s
         self.max_ids = max_ids
         self.seal_size = seal_size
-        # The newest ids, lower-case, in the order they were counted; the accountant's
-        # batch loop reads and writes this dict directly (it is the hot path).
-        self.recent: dict[str, Place] = {}
+        # The newest ids, lower-case, oldest first: one dict per ``record`` (the flush's own
+        # mapping, kept as it is rather than copied) or ``load``; never changed once held.
+        self._recent: list[Mapping[str, Place]] = []
+        self._recent_ids = 0
         self._sealed = _Sealed()
         self._next_seq = 0
-        self.hits = 0
         self.forgotten = 0
 
     def __len__(self) -> int:
-        return len(self.recent) + len(self._sealed)
+        return self._recent_ids + len(self._sealed)
 
-    def sealed_sightings(self, ids: Sequence[str]) -> dict[str, Place]:
-        """Sightings of ``ids`` among the sealed (older) ids, keyed by lower-case id: one lookup for a batch."""
-        return self._sealed.find(ids)
+    @property
+    def sealed(self) -> int:
+        """How many ids are held in the sorted arrays (the rest are recent)."""
+        return len(self._sealed)
 
-    def first_sighting(
-        self, event_id: str, partition: int, offset: int, index: int, now_s: int, sealed: dict[str, Place] | None = None
-    ) -> bool:
-        """True when the event should be counted (new, or a replay of the message it came in).
+    def find(self, ids: Sequence[str]) -> dict[str, Place]:
+        """Where each of ``ids`` was first counted, for the ids the window holds (usually none).
 
-        ``sealed``: what ``sealed_sightings`` returned for the event's batch, if it was asked.
+        Keyed by lower-case id; ``ids`` may be in any case. One call for a whole batch:
+        the sorted arrays are searched once. An event is a replay (count it) when it
+        comes from the place found, a resend (drop it) when from anywhere else.
         """
-        key = event_id.lower()
-        previous = self.recent.get(key)
-        if previous is None:
-            previous = (sealed if sealed is not None else self._sealed.find((key,))).get(key)
-        if previous is None:
-            self.recent[key] = (partition, offset, index, now_s)
-            return True
-        if previous[0] == partition and previous[1] == offset and previous[2] == index:
-            return True
-        self.hits += 1
-        return False
+        found = self._sealed.find(ids)
+        if self._recent:
+            keys = ids if "".join(ids).islower() else [i.lower() for i in ids]
+            for recent in self._recent:
+                for key in recent.keys() & keys:
+                    found.setdefault(key, recent[key])
+        return found
 
-    def forget(self, event_id: str) -> None:
-        """Undo ``first_sighting`` for an event that was then rejected."""
-        self.recent.pop(event_id.lower(), None)
+    def record(self, sightings: Mapping[str, Place]) -> None:
+        """Remember ids counted at those places: lower-case ids that ``find`` did not know.
+
+        The window keeps ``sightings`` itself (no copy): it must not change afterwards.
+        """
+        if sightings and not any(r is sightings for r in self._recent):
+            self._recent.append(sightings)
+            self._recent_ids += len(sightings)
+            if self._recent_ids >= self.seal_size:
+                self.seal()
 
     def seal(self) -> None:
         """Move the recent ids into the sorted arrays."""
-        if self.recent:
-            self._sealed.add(list(self.recent), list(self.recent.values()), self._next_seq)
-            self._next_seq += len(self.recent)
-            self.recent = {}
+        if self._recent:
+            ids = [key for recent in self._recent for key in recent]
+            places = [place for recent in self._recent for place in recent.values()]
+            self._sealed.add(ids, places, self._next_seq)
+            self._next_seq += len(ids)
+            self._recent = []
+            self._recent_ids = 0
 
     def expire(self, now_s: int) -> None:
         """Forget ids older than the horizon, and the oldest beyond ``max_ids``; seal a full dict."""
         cutoff = now_s - self.horizon_s
-        recent_oldest = next(iter(self.recent.values()))[3] if self.recent else None
+        recent_oldest = next(iter(self._recent[0].values()))[3] if self._recent else None
         # Trimming costs a pass over the arrays: do it in steps of max_ids/32, not every flush.
         trim = len(self) - self.max_ids > self.max_ids // 32
-        if len(self.recent) >= self.seal_size or (recent_oldest is not None and recent_oldest < cutoff) or trim:
+        if self._recent_ids >= self.seal_size or (recent_oldest is not None and recent_oldest < cutoff) or trim:
             self.seal()
         sealed = self._sealed
         if len(sealed) and sealed.oldest_seen_at < cutoff - self.horizon_s // 100:
@@ -225,11 +237,12 @@ class DedupWindow:
 
     def load(self, sightings: Iterable[tuple[str, Sighting]]) -> None:
         """Restore ids persisted earlier, oldest first."""
-        recent = self.recent
+        loaded: dict[str, Place] = {}
         for event_id, s in sightings:
             key = event_id.lower()
-            if key not in recent:
-                recent[key] = (s.partition, s.offset, s.index, s.seen_at)
-                if len(recent) >= self.seal_size:
-                    self.seal()
-                    recent = self.recent
+            if key not in loaded:
+                loaded[key] = (s.partition, s.offset, s.index, s.seen_at)
+                if self._recent_ids + len(loaded) >= self.seal_size:
+                    self.record(loaded)
+                    loaded = {}
+        self.record(loaded)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import random
+import string
 import uuid
 from typing import Any
+from unittest import mock
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.unit.samples import SAMPLES, T_2025_01_01, batch_of
+from tests.unit.test_validation import data_created
 from zettaledger.schemas import EventCodec
 from zettaledger.sinks.ledger import COLUMN_NAMES
 from zettaledger.streams.accountant import Accountant, FlushPlan, Message
@@ -24,6 +28,11 @@ def accountant() -> Accountant:
 
 def created(bytes_: int, **changes: Any) -> dict[str, Any]:
     return {**SAMPLES["DataCreated"], "event_id": str(uuid.uuid4()), "bytes": bytes_, **changes}
+
+
+def _new_region() -> str:
+    """A valid region code no test has used: the validator has not learnt it yet."""
+    return "ZZ-" + "".join(random.choices(string.ascii_uppercase + string.digits, k=3))
 
 
 def rows_of(plan: FlushPlan, kind: str) -> list[dict[str, Any]]:
@@ -141,6 +150,18 @@ def test_events_arriving_in_one_batch_are_not_late_to_each_other() -> None:
     assert plan.stats.late == 0
 
 
+def _counted(plans: list[FlushPlan]) -> tuple[dict[tuple[str, str, str], int], tuple[int, ...], list[tuple[str, str, str]]]:
+    """What plans counted: bytes per volume and lineage cell, the figures, and the dead letters' field and reason."""
+    totals: dict[tuple[str, str, str], int] = {}
+    for plan in plans:
+        for r in rows_of(plan, "volume") + rows_of(plan, "lineage"):
+            key = (r["kind"], r["region"] or r["parent_id"], r["dataset_id"])
+            totals[key] = totals.get(key, 0) + r["bytes"]
+    figures = tuple(sum(getattr(p.stats, f) for p in plans) for f in ("events", "duplicates", "rejected", "late", "bytes"))
+    letters = [(d.field, d.value, d.reason) for p in plans for d in p.dead_letters]
+    return totals, figures, letters
+
+
 def test_the_batch_fast_path_counts_exactly_what_the_per_event_path_counts() -> None:
     shared = created(50)
     events = [
@@ -148,33 +169,144 @@ def test_the_batch_fast_path_counts_exactly_what_the_per_event_path_counts() -> 
         created(-3),  # rejected
         shared,
         dict(shared),  # a resend inside the batch
-        created(2, region="XX-NEW"),  # a region not seen before takes the slow path once
+        created(2, region=_new_region()),  # a region not seen before is checked in full, then counted
         created(4, parent_dataset_ids=["ds-child"]),  # self-parent: rejected
         created(8, parent_dataset_ids=["p1", "p2"]),
     ]
     batched = accountant().account(
         [Message("t", 0, 0, CODEC.encode("EventBatch", batch_of([("DataCreated", e) for e in events])))]
     )
-    single = accountant()
-    plans = [single.account([Message("t", 0, 0, CODEC.encode("EventBatch", batch_of([("DataCreated", e)])))]) for e in events[:1]]
-    one_by_one = accountant()
-    rows: list[dict[str, Any]] = []
-    stats = []
-    for i, e in enumerate(events):
-        plan = one_by_one.account([Message("t", 0, i, CODEC.encode("DataCreated", e))])
-        rows += rows_of(plan, "volume") + rows_of(plan, "lineage")
-        stats.append(plan.stats)
-    assert plans
-
-    def totals(rs: list[dict[str, Any]]) -> dict[tuple[str, str, str], int]:
-        out: dict[tuple[str, str, str], int] = {}
-        for r in rs:
-            key = (r["kind"], r["region"] or r["parent_id"], r["dataset_id"])
-            out[key] = out.get(key, 0) + r["bytes"]
-        return out
-
-    assert totals(rows_of(batched, "volume") + rows_of(batched, "lineage")) == totals(rows)
-    assert batched.stats.events == sum(s.events for s in stats) == 4
-    assert batched.stats.duplicates == sum(s.duplicates for s in stats) == 1
-    assert batched.stats.rejected == sum(s.rejected for s in stats) == 2
+    ways: dict[str, list[FlushPlan]] = {"one batch": [batched], "one-event batches": [], "single events": []}
+    for way in ("one-event batches", "single events"):
+        a = accountant()
+        for i, e in enumerate(events):
+            value = (
+                CODEC.encode("EventBatch", batch_of([("DataCreated", e)]))
+                if way == "one-event batches"
+                else CODEC.encode("DataCreated", e)
+            )
+            plan = a.account([Message("t", 0, i, value)])
+            a.committed(plan)
+            ways[way].append(plan)
+    counted = {way: _counted(plans) for way, plans in ways.items()}
+    assert counted["one batch"] == counted["one-event batches"] == counted["single events"]
+    _, (n, duplicates, rejected, _, _), letters = counted["one batch"]
+    assert (n, duplicates, rejected) == (4, 1, 2)
+    assert letters == [
+        ("bytes", "-3", "must be >= 0"),
+        ("parent_dataset_ids", "'ds-child'", "a dataset cannot derive from itself"),
+    ]
     assert len(batched.flush.seen[2]) == len(batched.flush.seen[0]) == 4
+
+
+DAY = 86_400_000
+
+
+def _dc(e: dict[str, Any]) -> bytes:
+    return CODEC.encode("DataCreated", e)
+
+
+def _batch(*events: dict[str, Any]) -> bytes:
+    return CODEC.encode("EventBatch", batch_of([("DataCreated", e) for e in events]))
+
+
+def test_an_event_that_took_the_full_check_still_moves_stream_time() -> None:
+    # Bug: the batch loop's own latest event time overwrote what the full-check path had
+    # recorded, so a batch whose latest event had a new region left stream time at day 0.
+    a = accountant()
+    early = created(1, event_time=T_2025_01_01)
+    latest = created(2, event_time=T_2025_01_01 + 30 * DAY, region=_new_region())  # a new region: checked in full
+    plan = a.account([Message("t", 0, 0, _batch(early, latest))])
+    (segment,) = rows_of(plan, "segment")
+    assert segment["event_time_ms"] == T_2025_01_01 + 30 * DAY
+    a.committed(plan)
+    three_days_behind = a.account([Message("t", 0, 1, _dc(created(3, event_time=T_2025_01_01 + 27 * DAY)))])
+    assert three_days_behind.stats.late == 1
+
+
+def test_planning_the_same_messages_again_gives_the_same_plan() -> None:
+    # Bug: planning moved stream times, so a re-plan after a LedgerConflict flagged
+    # events that were on time in the first plan as late (late 0, then late 1).
+    first_event = created(1, event_time=T_2025_01_01 + 5 * DAY)
+    messages = [
+        Message("t", 0, 0, _dc(first_event)),
+        Message("t", 0, 1, _dc(created(2, event_time=T_2025_01_01 + 10 * DAY))),
+        Message("t", 0, 2, _batch(first_event, created(-1))),  # a resend and a bad event
+        Message("t", 1, 0, b"junk"),
+    ]
+    a = accountant()
+    first = a.account(messages)
+    again = a.account(messages)
+    assert (first.stats.late, first.stats.duplicates, first.stats.rejected) == (0, 1, 2)
+    assert again == first  # the same rows, flags, seen ids, dead letters and effects
+
+
+def test_a_plan_not_committed_leaves_the_accountant_as_it_was() -> None:
+    resent = created(5, event_time=T_2025_01_01 + 10 * DAY)
+    a = accountant()
+    a.account([Message("t", 0, 0, _dc(resent)), Message("t", 0, 1, _dc(created(6)))])
+    assert (a.watermarks, len(a.dedup)) == ({}, 0)
+    later = [Message("t", 0, 0, _dc(created(7, event_time=T_2025_01_01))), Message("t", 0, 9, _dc(resent))]
+    assert a.account(later) == accountant().account(later)  # offset 0 counts, the resend counts, nothing is late
+
+
+@st.composite
+def _stream(draw: st.DrawFn) -> tuple[list[Message], int]:
+    """Messages on two partitions with resends (ids from a small pool), late events, bad events and replays; a cut."""
+    pool = [str(uuid.UUID(int=i + 1, version=4)) for i in range(6)]
+    messages: list[Message] = []
+    offsets = [0, 0]
+    for _ in range(draw(st.integers(1, 12))):
+        partition = draw(st.integers(0, 1))
+        events = [
+            created(
+                draw(st.sampled_from([1, 2, -1])),
+                event_id=draw(st.sampled_from(pool)),
+                event_time=T_2025_01_01 + draw(st.integers(0, 6)) * DAY,
+            )
+            for _ in range(draw(st.integers(1, 3)))
+        ]
+        value = _batch(*events) if len(events) > 1 or draw(st.booleans()) else _dc(events[0])
+        offset = offsets[partition] - draw(st.sampled_from([0, 0, 0, 1]))  # now and then a message again
+        messages.append(Message("t", partition, max(offset, 0), value))
+        offsets[partition] = max(offset, 0) + 1
+    return messages, draw(st.integers(0, len(messages)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(_stream())
+def test_a_plan_made_after_an_uncommitted_plan_sees_it_as_if_committed(stream: tuple[list[Message], int]) -> None:
+    messages, cut = stream
+    first_slice, second_slice = messages[:cut], messages[cut:]
+    in_turn = accountant()
+    first = in_turn.account(first_slice)
+    in_turn.committed(first)
+    second = in_turn.account(second_slice)
+    in_turn.committed(second)
+
+    pipelined = accountant()
+    p1 = pipelined.account(first_slice)
+    p2 = pipelined.account(second_slice, after=p1)  # p1 is still being written
+    assert (pipelined.watermarks, len(pipelined.dedup)) == ({}, 0)
+    assert (p1, p2) == (first, second)
+    pipelined.committed(p1)
+    pipelined.committed(p2)
+    assert (pipelined.watermarks, len(pipelined.dedup)) == (in_turn.watermarks, len(in_turn.dedup))
+    replayed = [Message(m.topic, m.partition, m.offset + 100, m.value) for m in messages]
+    assert pipelined.account(replayed) == in_turn.account(replayed)  # same stream times and ids remembered
+
+
+def _always_full_check(e: dict[str, Any], latest_ms: int) -> bool:
+    return False
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(data_created(), st.sampled_from([None, None, 0, 1, 2])), min_size=1, max_size=25))
+def test_the_fast_path_counts_exactly_what_the_full_check_counts(events: list[tuple[dict[str, Any], int | None]]) -> None:
+    pool = [str(uuid.UUID(int=i + 1, version=4)) for i in range(3)]
+    datums = [{**e, "event_id": pool[i]} if i is not None else e for e, i in events]  # resends among them
+    messages = [Message("t", 0, 0, _batch(*datums)), *(Message("t", 1, i, _dc(e)) for i, e in enumerate(datums))]
+    fast = accountant().account(messages)
+    with mock.patch("zettaledger.streams.tally.data_created_is_plain", _always_full_check):
+        full = accountant().account(messages)
+    assert full == fast

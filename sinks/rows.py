@@ -1,0 +1,139 @@
+"""Ledger rows from the sums of one flush: pure functions, tested without a database.
+
+The keys below are the cells the worker sums events into (``zettaledger.streams.cells``);
+each becomes one ledger row of its ``Kind``, in ``COLUMNS`` order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from zettaledger.sinks.ledger import COLUMNS, Kind
+
+__all__ = [
+    "CollectionKey",
+    "EdgeKey",
+    "RejectionKey",
+    "Row",
+    "TokensKey",
+    "VolumeKey",
+    "cell_rows",
+    "dataset_row",
+    "flush_token",
+    "row",
+    "segment_row",
+]
+
+Row = tuple[object, ...]
+VolumeKey = tuple[int, str, str, int]  # day, source, region, adjustment -> [events, bytes, records]
+TokensKey = tuple[int, str, str, str, int]  # day, model, provider, region, adjustment -> [events, input_tokens, output_tokens]
+# day, pipeline_id, region, adjustment -> [events, attempted_captures, usable_captures, attempted_bytes, usable_bytes]
+CollectionKey = tuple[int, str, str, int]
+EdgeKey = tuple[str, str]  # parent_id, dataset_id -> [events, bytes, earliest day]
+RejectionKey = tuple[str, str]  # event type, "error: field" -> events
+
+_INDEX = {c.name: i for i, c in enumerate(COLUMNS)}
+_BLANK = tuple(c.default for c in COLUMNS)
+
+
+def row(kind: Kind, **values: Any) -> Row:
+    """A ledger row of ``kind``: the named columns set, every other column at its default."""
+    out = list(_BLANK)
+    out[0] = kind.value
+    for name, value in values.items():
+        out[_INDEX[name]] = value
+    return tuple(out)
+
+
+def cell_rows(
+    volume: Mapping[VolumeKey, Sequence[int]],
+    tokens: Mapping[TokensKey, Sequence[int]],
+    collection: Mapping[CollectionKey, Sequence[int]],
+    lineage: Mapping[EdgeKey, Sequence[int]],
+    rejections: Mapping[RejectionKey, int],
+) -> list[Row]:
+    """One row per cell: volume, tokens, collection, lineage, then rejected, in that order."""
+    rows = [
+        row(Kind.VOLUME, day=day, source=source, region=region, adjustment=late, events=n, bytes=b, records=r)
+        for (day, source, region, late), (n, b, r) in volume.items()
+    ]
+    rows += [
+        row(
+            Kind.TOKENS,
+            day=day,
+            model=model,
+            provider=provider,
+            region=region,
+            adjustment=late,
+            events=n,
+            input_tokens=i,
+            output_tokens=o,
+        )
+        for (day, model, provider, region, late), (n, i, o) in tokens.items()
+    ]
+    rows += [
+        row(
+            Kind.COLLECTION,
+            day=day,
+            pipeline_id=pipeline,
+            region=region,
+            adjustment=late,
+            events=n,
+            attempted_captures=ac,
+            usable_captures=uc,
+            attempted_bytes=ab,
+            usable_bytes=ub,
+        )
+        for (day, pipeline, region, late), (n, ac, uc, ab, ub) in collection.items()
+    ]
+    rows += [
+        row(Kind.LINEAGE, day=day, parent_id=parent, dataset_id=child, events=n, bytes=b)
+        for (parent, child), (n, b, day) in lineage.items()
+    ]
+    rows += [row(Kind.REJECTED, source=event_type, reason=reason, events=n) for (event_type, reason), n in rejections.items()]
+    return rows
+
+
+def dataset_row(topic: str, partition: int, offset: int, day: int, late: int, e: Mapping[str, Any]) -> Row:
+    """One DatasetRegistered event, kept whole with where it came from."""
+    return row(
+        Kind.DATASET,
+        topic=topic,
+        kafka_partition=partition,
+        offset_from=offset,
+        offset_to=offset,
+        day=day,
+        event_time_ms=e["event_time"],
+        region=e["region"],
+        dataset_id=e["dataset_id"],
+        owner=e["owner"],
+        quality_grade=e["quality_grade"],
+        registration_id=e["registration_id"] or "",
+        adjustment=late,
+        events=1,
+        bytes=e["bytes"],
+    )
+
+
+def segment_row(
+    topic: str, partition: int, first: int, last: int, stream_time_ms: int, events: int, duplicates: int, rejected: int
+) -> Row:
+    """The offsets a flush covers on one topic-partition, what it did with them, and the partition's stream time."""
+    return row(
+        Kind.SEGMENT,
+        topic=topic,
+        kafka_partition=partition,
+        offset_from=first,
+        offset_to=last,
+        event_time_ms=stream_time_ms,
+        events=events,
+        duplicates=duplicates,
+        rejected=rejected,
+    )
+
+
+def flush_token(spans: Iterable[tuple[str, int, int, int]]) -> str:
+    """The insert-deduplication token of a flush: a name for the offsets it covers (topic, partition, first, last)."""
+    return hashlib.sha256(";".join(f"{t}:{p}:{first}-{last}" for t, p, first, last in sorted(spans)).encode()).hexdigest()[:32]

@@ -1,0 +1,40 @@
+"""What planning a flush produces: the flush to write, its dead letters and figures, and what it changes once written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from zettaledger.sinks.ledger import Flush
+from zettaledger.streams.dead_letters import DeadLetter
+from zettaledger.streams.dedup import Place
+
+__all__ = ["FlushPlan", "TallyStats"]
+
+
+@dataclass
+class TallyStats:
+    messages: int = 0
+    replayed_messages: int = 0
+    events: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    late: int = 0  # beyond the lateness limit: counted, as adjustments
+    bytes: int = 0
+    by_type: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FlushPlan:
+    """A flush to write, and the state it moves once written (``Accountant.committed`` applies it)."""
+
+    flush: Flush
+    dead_letters: list[DeadLetter]
+    stats: TallyStats
+    watermarks: dict[tuple[str, int], int]  # highest offset per topic-partition once this flush is written
+    stream_times: dict[tuple[str, int], int] = field(default_factory=dict)  # latest event time per partition after it
+    sightings: dict[str, Place] = field(default_factory=dict)  # ids first counted here (lower-case) and where
+    now_s: int = 0  # the worker's clock when planned: the ids' seen_at, and when the dedup window expires
+
+    @property
+    def empty(self) -> bool:
+        return not self.flush.rows
