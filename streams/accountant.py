@@ -61,6 +61,11 @@ class Accountant:
         """Highest offset in the ledger per topic-partition (a copy)."""
         return dict(self._watermarks)
 
+    @property
+    def stream_times(self) -> dict[tuple[str, int], int]:
+        """Latest event time (ms) committed per topic-partition (a copy): lateness is measured against it."""
+        return dict(self._stream_times)
+
     def written_through(self, topic: str, partition: int) -> int:
         """Highest offset already in the ledger, or -1."""
         return self._watermarks.get((topic, partition), -1)

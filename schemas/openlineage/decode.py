@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Mapping
 from functools import cache
 from importlib import resources
@@ -70,6 +71,8 @@ MAX_IDENTITY = 1_024
 _FUTURE_SLACK_MS = 86_400_000
 _KIND = "OpenLineage"
 _STATES = {s.value: s for s in RunState}
+
+_BIG_INTEGER = re.compile(rb"\d{20}")  # 20 digits: possibly above 2**64 - 1
 
 
 @cache
@@ -220,8 +223,10 @@ class OpenLineageDecoder:
         if len(value) > MAX_MESSAGE_BYTES:
             raise _reject("<message>", len(value), f"is larger than {MAX_MESSAGE_BYTES} bytes", "too_large")
         try:
-            event = orjson.loads(value)
-        except orjson.JSONDecodeError as exc:
+            # orjson reads integers beyond 64 bits as floats; a byte count of a zettabyte-scale
+            # dataset is such an integer, so those (rare) messages are read exactly by the standard library.
+            event = json.loads(value) if _BIG_INTEGER.search(value) else orjson.loads(value)
+        except (orjson.JSONDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise _reject("<message>", bytes(value[:60]), f"is not UTF-8 JSON: {exc}", "corrupt_body") from None
         if not isinstance(event, dict):
             raise _reject("<message>", type(event).__name__, "must be a JSON object", "invalid_openlineage")
