@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from typing import Any, ClassVar
@@ -16,10 +17,12 @@ __all__ = [
     "CollectionRun",
     "DataCreated",
     "DatasetRegistered",
+    "Derivation",
     "Event",
     "QualityGrade",
     "Source",
     "TokenUsage",
+    "derivation_of",
     "new_event_id",
 ]
 
@@ -34,6 +37,17 @@ class Source(StrEnum):
     AI = "AI"  # AI and system software
     TRAINING = "TRAINING"
     INFERENCE = "INFERENCE"
+
+
+class Derivation(StrEnum):
+    ORIGINAL = "ORIGINAL"  # new data: created or captured, derived from no other dataset
+    DERIVED = "DERIVED"  # computed from its parents
+    COPY = "COPY"  # a replica of a parent: counted as replicated, not as new data
+
+
+def derivation_of(parents: Sequence[str]) -> str:
+    """The derivation of a DataCreated event that does not state one (every writer before the field existed)."""
+    return Derivation.DERIVED if parents else Derivation.ORIGINAL
 
 
 class QualityGrade(StrEnum):
@@ -77,6 +91,7 @@ class DataCreated(_Record):
     bytes: int
     records: int
     parent_dataset_ids: tuple[str, ...] = field(default=())
+    derivation: Derivation | None = None  # None: derived from the parents when there are any, else original
 
 
 @dataclass(frozen=True, slots=True)

@@ -109,6 +109,11 @@ SETTINGS non_replicated_deduplication_window = 10000"""
         ),
         Migration(5, "reporters: producer_id on the ledger, for disclosure control", (reporters_statement(database, cluster),)),
         Migration(6, "vintages: published figures, their watermarks and publications", vintage_statements(database, cluster)),
+        Migration(
+            7,
+            "ledger: derivation on volume rows (original, derived, copy), so derived bytes count once per event",
+            (f"ALTER TABLE {db}.ledger{on} ADD COLUMN IF NOT EXISTS `derivation` LowCardinality(String) DEFAULT ''",),
+        ),
     ]
 
 

@@ -78,6 +78,9 @@ COLUMNS: tuple[LedgerColumn, ...] = (
     # Who reported a volume cell, for disclosure control (migration 5 appends it last on existing
     # ledgers, so it stays last here). '' until the accountant fills it: read as an unknown reporter.
     LedgerColumn("producer_id", _LC, ""),
+    # How a volume cell's bytes came to be: ORIGINAL (no parents), DERIVED (from parents) or COPY
+    # (a replica); migration 7 appends it. '' on rows written before it: unclassified.
+    LedgerColumn("derivation", _LC, ""),
 )
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 

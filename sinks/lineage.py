@@ -82,11 +82,10 @@ class AddedColumn:
     default: object
 
 
-# Appended to sinks.ledger.COLUMNS (in this order). ``derivation`` is also set on native volume rows.
+# Appended to sinks.ledger.COLUMNS (in this order). ``derivation`` is already there (migration 7, native volume rows).
 ADDED_COLUMNS: tuple[AddedColumn, ...] = (
     AddedColumn("run_id", "String", ""),
     AddedColumn("status", "LowCardinality(String)", ""),
-    AddedColumn("derivation", "LowCardinality(String)", ""),
     AddedColumn("job", "String", ""),
     AddedColumn("has_stats", "UInt8", 0),
     AddedColumn("suspect", "UInt8", 0),

@@ -59,17 +59,15 @@ class NationalAccounts:
         return sum(days), len(days)
 
 
-def lineage_summary(edges: list[tuple[str, str, int]]) -> LineageSummary:
+def lineage_summary(edges: list[tuple[str, str, int]], derived_bytes: int) -> LineageSummary:
     """Depth is the longest parent chain, in edges; computed here because ClickHouse has no recursion."""
     children: dict[str, list[str]] = defaultdict(list)
     indegree: dict[str, int] = defaultdict(int)
     nodes: set[str] = set()
-    derived_bytes = 0
-    for parent, child, b in edges:
+    for parent, child, _ in edges:
         children[parent].append(child)
         indegree[child] += 1
         nodes.update((parent, child))
-        derived_bytes += b
     roots = [n for n in nodes if indegree[n] == 0]
     depth: dict[str, int] = {n: 0 for n in roots}
     queue = deque(roots)
@@ -111,6 +109,9 @@ def read_national_accounts(client: Reader, database: str) -> NationalAccounts:
         )
     ]
     edges = [(str(p), str(c), int(b)) for p, c, b in rows("SELECT parent_id, child_id, bytes FROM {db}.lineage_edges")]
+    # Bytes created from parents, once per event whatever its number of parents (an edge's bytes
+    # repeat the child's bytes for each parent, so summing edges would count them again).
+    ((derived,),) = rows("SELECT sum(bytes) FROM {db}.ledger WHERE kind = 'volume' AND derivation IN ('DERIVED', 'COPY')")
     events, duplicates, rejected, flushes = rows(
         "SELECT sum(events), sum(duplicates), sum(rejected), sum(flushes) FROM {db}.ingest_progress"
     )[0]
@@ -122,7 +123,7 @@ def read_national_accounts(client: Reader, database: str) -> NationalAccounts:
         high_quality_bytes=int(hq_bytes),
         registered_datasets=int(registered),
         collection=collection,
-        lineage=lineage_summary(edges),
+        lineage=lineage_summary(edges, int(derived)),
         events_counted=int(events),
         duplicates_dropped=int(duplicates),
         dead_lettered=int(rejected),

@@ -27,7 +27,8 @@ __all__ = [
 ]
 
 Row = tuple[object, ...]
-VolumeKey = tuple[int, str, str, int]  # day, source, region, adjustment -> [events, bytes, records]
+# day, source, region, adjustment, producer_id, derivation -> [events, bytes, records]
+VolumeKey = tuple[int, str, str, int, str, str]
 TokensKey = tuple[int, str, str, str, int]  # day, model, provider, region, adjustment -> [events, input_tokens, output_tokens]
 # day, pipeline_id, region, adjustment -> [events, attempted_captures, usable_captures, attempted_bytes, usable_bytes]
 CollectionKey = tuple[int, str, str, int]
@@ -56,8 +57,19 @@ def cell_rows(
 ) -> list[Row]:
     """One row per cell: volume, tokens, collection, lineage, then rejected, in that order."""
     rows = [
-        row(Kind.VOLUME, day=day, source=source, region=region, adjustment=late, events=n, bytes=b, records=r)
-        for (day, source, region, late), (n, b, r) in volume.items()
+        row(
+            Kind.VOLUME,
+            day=day,
+            source=source,
+            region=region,
+            adjustment=late,
+            producer_id=producer,
+            derivation=derivation,
+            events=n,
+            bytes=b,
+            records=r,
+        )
+        for (day, source, region, late, producer, derivation), (n, b, r) in volume.items()
     ]
     rows += [
         row(

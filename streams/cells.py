@@ -84,7 +84,7 @@ class Cells:
 
     def add_dataset(self, topic: str, partition: int, offset: int, e: Mapping[str, Any], day: int, late: int) -> None:
         self.datasets.append(dataset_row(topic, partition, offset, day, late, e))
-        for parent in e["parent_dataset_ids"]:
+        for parent in dict.fromkeys(e["parent_dataset_ids"]):  # a parent named twice is one edge
             self.add_edge(parent, e["dataset_id"], day, 0)
 
     def add_edge(self, parent: str, child: str, day: int, derived_bytes: int) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from zettaledger.schemas.codec import EventCodec, SchemaDecodeError
-from zettaledger.schemas.models import BATCH_FIELD
+from zettaledger.schemas.models import BATCH_FIELD, derivation_of
 from zettaledger.schemas.validation import EventRejected, check, data_created_is_plain
 from zettaledger.sinks.ledger import Flush
 from zettaledger.sinks.rows import flush_token
@@ -194,7 +194,8 @@ class Tally:
                 max_time = t
             b = e["bytes"]
             r = e["records"]
-            key = (day, e["source"], e["region"], late)
+            parents = e["parent_dataset_ids"]
+            key = (day, e["source"], e["region"], late, e["producer_id"], e["derivation"] or derivation_of(parents))
             cell = volume.get(key)
             if cell is None:
                 volume[key] = [1, b, r]
@@ -203,10 +204,10 @@ class Tally:
                 cell[1] += b
                 cell[2] += r
             bytes_total += b
-            parents = e["parent_dataset_ids"]
             if parents:
                 dataset_id = e["dataset_id"]
-                for parent in parents:
+                # A parent named twice is one edge: its bytes count once per event.
+                for parent in dict.fromkeys(parents) if len(parents) > 1 else parents:
                     edge = lineage.get((parent, dataset_id))
                     if edge is None:
                         lineage[(parent, dataset_id)] = [1, b, day]

@@ -370,7 +370,7 @@ class KafkaSecurity:
                         "admin) or set ZL_KAFKA_SASL_USERNAME to a user that has them"
                     )
             if group:
-                admin.list_consumer_group_offsets(group)
+                admin.list_group_offsets(group)
         except KafkaAccessError:
             raise
         except Exception as exc:

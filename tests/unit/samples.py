@@ -20,6 +20,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "bytes": 2**63 - 1,
         "records": 42,
         "parent_dataset_ids": ["ds-parent"],
+        "derivation": None,
     },
     "TokenUsage": {
         "event_id": "0b0c4f8e-2a55-4b8e-9f44-5a3a3f8d6c02",

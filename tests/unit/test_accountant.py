@@ -310,3 +310,20 @@ def test_the_fast_path_counts_exactly_what_the_full_check_counts(events: list[tu
     with mock.patch("zettaledger.streams.tally.data_created_is_plain", _always_full_check):
         full = accountant().account(messages)
     assert full == fast
+
+
+def test_a_parent_named_twice_is_one_edge_counted_once() -> None:
+    plan = accountant().account([Message("t", 0, 0, CODEC.encode("DataCreated", created(1000, parent_dataset_ids=["P", "P"])))])
+    ((edge),) = rows_of(plan, "lineage")
+    assert (edge["parent_id"], edge["events"], edge["bytes"]) == ("P", 1, 1000)  # was (2, 2000)
+
+
+def test_volume_cells_keep_the_reporter_and_how_the_bytes_came_to_be() -> None:
+    events = [
+        created(5, producer_id="a", parent_dataset_ids=[]),
+        created(6, producer_id="a", parent_dataset_ids=["p"]),
+        created(7, producer_id="b", parent_dataset_ids=["p"], derivation="COPY"),
+    ]
+    plan = accountant().account([Message("t", 0, i, CODEC.encode("DataCreated", e)) for i, e in enumerate(events)])
+    cells = {(r["producer_id"], r["derivation"]): r["bytes"] for r in rows_of(plan, "volume")}
+    assert cells == {("a", "ORIGINAL"): 5, ("a", "DERIVED"): 6, ("b", "COPY"): 7}

@@ -50,7 +50,8 @@ RELEASED_LEDGER = [
     "usable_captures",
     "attempted_bytes",
     "usable_bytes",
-    "producer_id",  # migration 5: appended last, fresh and migrated ledgers alike
+    "producer_id",
+    "derivation",  # migration 5: appended last, fresh and migrated ledgers alike
 ]
 RELEASED_SEEN = ["topic", "kafka_partition", "event_id", "offset", "batch_index", "seen_at"]
 SUMS = (
@@ -167,10 +168,11 @@ def test_a_ledger_migrated_from_before_reporters_ends_like_a_fresh_one(
     client = open_chdb(tmp_path / "chdb")
     migrate(client, "zl_ddl")
     # As a ledger created before migration 5: no producer_id, step 5 and 6 not recorded.
+    client.command("ALTER TABLE zl_ddl.ledger DROP COLUMN derivation")
     client.command("ALTER TABLE zl_ddl.ledger DROP COLUMN producer_id")
     client.command("DELETE FROM zl_ddl.schema_migrations WHERE version >= 5")
-    assert [name for name, _ in _columns(client, "ledger")] == RELEASED_LEDGER[:-1]
-    assert migrate(client, "zl_ddl") == [5, 6]
+    assert [name for name, _ in _columns(client, "ledger")] == RELEASED_LEDGER[:-2]
+    assert migrate(client, "zl_ddl") == [5, 6, 7]
     assert _columns(client, "ledger") == _declared(COLUMNS)
     tables = {name for (name,) in client.query("SELECT name FROM system.tables WHERE database = 'zl_ddl'").result_rows}
     assert {"vintages", "vintage_watermarks", "vintage_figures"} <= tables

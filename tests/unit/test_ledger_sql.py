@@ -33,7 +33,7 @@ def event(name: str, **changes: Any) -> dict[str, Any]:
 
 def test_migrations_run_twice_apply_nothing_the_second_time(open_chdb: Callable[[Path], Client], tmp_path: Path) -> None:
     client = open_chdb(tmp_path / "chdb")
-    assert migrate(client, "zl_unit") == [1, 2, 3, 4, 5, 6]
+    assert migrate(client, "zl_unit") == [1, 2, 3, 4, 5, 6, 7]
     assert migrate(client, "zl_unit") == []
 
 
@@ -81,9 +81,32 @@ def test_the_national_views_answer_from_the_ledger(open_chdb: Callable[[Path], C
 
 
 def test_lineage_depth_is_the_longest_chain() -> None:
-    summary = lineage_summary([("raw", "hq", 0), ("hq", "train", 5), ("train", "infer", 7), ("raw2", "train", 1)])
+    summary = lineage_summary([("raw", "hq", 0), ("hq", "train", 5), ("train", "infer", 7), ("raw2", "train", 1)], 12)
     assert (summary.edges, summary.root_datasets, summary.derived_datasets, summary.max_depth) == (4, 2, 3, 3)
-    assert summary.derived_bytes == 13
+    assert summary.derived_bytes == 12
+
+
+def test_bytes_created_from_parents_count_once_per_event_however_many_parents(
+    open_chdb: Callable[[Path], Client], tmp_path: Path
+) -> None:
+    w = writer(open_chdb, tmp_path)
+    a = Accountant(CODEC, DedupWindow(3600, 1000))
+    events = [
+        event("DataCreated", bytes=1000, parent_dataset_ids=["a", "b"]),  # two parents: 1,000 bytes derived, not 2,000
+        event("DataCreated", bytes=10, parent_dataset_ids=[]),  # original
+        event("DataCreated", bytes=7, parent_dataset_ids=["p"], derivation="COPY"),  # a replica
+    ]
+    plan = a.account([Message("t", 0, i, CODEC.encode("DataCreated", e)) for i, e in enumerate(events)])
+    w.write(plan.flush)
+    accounts = read_national_accounts(w.client, "zl_unit")
+    assert accounts.lineage.derived_bytes == 1007
+    by_derivation = {
+        r[0]: r[1]
+        for r in w.client.query(
+            "SELECT derivation, sum(bytes) FROM zl_unit.ledger WHERE kind = 'volume' GROUP BY derivation"
+        ).result_rows
+    }
+    assert by_derivation == {"DERIVED": 1000, "ORIGINAL": 10, "COPY": 7}
 
 
 def test_a_zombie_flush_overlapping_another_workers_offsets_is_refused(
