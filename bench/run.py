@@ -203,9 +203,19 @@ def main(quick: bool = False) -> int:
         from bench.queries import query_p95_ms
 
         q = query_p95_ms(root, quick)
+        print("resend horizon: a worker restarting with a day of ids in seen_events")
+        from bench.horizon import horizon
+
+        h = horizon(root, seeded=1_000_000 if quick else 100_000_000)
+        print(
+            f"   {h.seeded:,} ids seeded in {h.seed_s:.0f} s; first flush {h.startup_s:.1f} s after start; "
+            f"{h.resends_dropped}/{h.resends} resends from {23} h before dropped; "
+            f"an old event's lookup {h.lookup_us_per_event:.1f} µs"
+        )
         print(
             f"BENCH batched_eps={c.eps:.0f} single_eps={d.eps:.0f} naive_eps={b['eps']:.0f} limit_eps={a:.0f} "
-            f"query_p95_ms={q:.1f} rss_mb={c.rss_mb:.0f} single_over_bare={d.eps / e['eps']:.2f}"
+            f"query_p95_ms={q:.1f} rss_mb={c.rss_mb:.0f} single_over_bare={d.eps / e['eps']:.2f} "
+            f"startup_s={h.startup_s:.1f} resend_horizon_h={h.horizon_proven_h}"
         )
     finally:
         harness.cleanup_all()

@@ -3,6 +3,7 @@
 Where each point fires, exactly as the fault suite (tests/faults) expects:
 
     sink_down             at the start of ``write``, before the overlap check: the write fails as unavailable
+    before_insert         after the overlap check, before the seen_events insert (a pause: the zombie's window)
     between_inserts       after the seen_events insert, before the ledger insert
     during_ledger_insert  same place; its SIGKILL comes from a timer while the ledger insert runs
     after_ledger_insert   after the ledger insert returned
@@ -17,7 +18,6 @@ the seen_events insert). The write's order stays written once, in the writer.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any, cast
 
 from clickhouse_connect.driver.client import Client
@@ -27,7 +27,7 @@ from zettaledger.sinks.client import SinkUnavailable
 from zettaledger.sinks.identifiers import qualified
 from zettaledger.sinks.ledger import Flush
 from zettaledger.sinks.store import LedgerStore
-from zettaledger.sinks.writer import LEDGER, LedgerWriter, SeenEvent
+from zettaledger.sinks.writer import LEDGER, LedgerWriter
 
 __all__ = ["FailpointStore"]
 
@@ -42,6 +42,7 @@ class _FailpointClient:
 
     def insert(self, table: str, data: Any, **kwargs: Any) -> Any:
         if table != self._ledger_table:
+            self._failpoints.pause("before_insert")  # the seen_events insert: the first after the overlap check
             return self._client.insert(table, data, **kwargs)
         self._failpoints.hit("between_inserts")
         self._failpoints.hit("during_ledger_insert")
@@ -76,8 +77,8 @@ class FailpointStore(LedgerStore):
     def stream_times(self, topic: str) -> dict[int, int]:
         return self._writer.stream_times(topic)
 
-    def seen_since(self, topic: str, since_s: int) -> Iterator[SeenEvent]:
-        return self._writer.seen_since(topic, since_s)
+    def sightings(self, topic: str, ids: dict[int, list[str]], since_s: int) -> dict[str, tuple[int, int, int, int]]:
+        return self._writer.sightings(topic, ids, since_s)
 
     def holds(self, marks: dict[tuple[str, int], int]) -> bool:
         return self._writer.holds(marks)

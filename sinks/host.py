@@ -2,9 +2,10 @@
 
 chDB opens a directory in one process only, so workers on one machine (or a fault
 test's rebalancing pair) cannot share embedded ClickHouse directly. The host runs
-every write under one lock, which makes the writer's overlap check and the insert
-a single atomic step: a worker that lost its partitions (a zombie) cannot add
-offsets another worker already wrote. A ClickHouse server needs no host.
+one ClickHouse statement at a time (chDB's client is not thread-safe), but not one
+write at a time: between a write's overlap check and its inserts another write may
+run, as on a ClickHouse server. What fences a worker that lost its partitions (a
+zombie) is the storage itself: see ``LedgerWriter.write``. A server needs no host.
 
 Protocol: JSON over HTTP on 127.0.0.1, under ``/v1/<database>/<verb>``, one verb
 per ``LedgerStore`` method as ``sinks.store.WIRE`` declares it; 409 with the
@@ -20,7 +21,7 @@ import logging
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, urlparse
 
 from zettaledger.sinks.client import SinkError, connect, mark_owner
@@ -29,6 +30,8 @@ from zettaledger.sinks.store import WIRE, LedgerStore, clickhouse_store
 from zettaledger.sinks.writer import LedgerConflict
 
 if TYPE_CHECKING:
+    from clickhouse_connect.driver.client import Client
+
     from zettaledger.failpoints import Failpoints
 
 __all__ = ["make_server", "serve"]
@@ -56,12 +59,17 @@ class _Host:
                 return 400, {"error": str(exc)}
             except (KeyError, ValueError, TypeError) as exc:
                 return 400, {"error": f"bad arguments for {verb}: {exc!r}"}
-            try:
-                return 200, wire.result_out(getattr(self.stores[database], verb)(**arguments))
-            except LedgerConflict as exc:
-                return 409, {"error": str(exc), "watermarks": [[t, p, o] for (t, p), o in sorted(exc.watermarks.items())]}
-            except SinkError as exc:
-                return (503 if exc.retryable else 500), {"error": str(exc), "retryable": exc.retryable, "code": exc.code}
+        # The verb runs outside the host's lock: the client serialises statements, not writes.
+        try:
+            return 200, wire.result_out(getattr(self.stores[database], verb)(**arguments))
+        except LedgerConflict as exc:
+            return 409, {
+                "error": str(exc),
+                "watermarks": [[t, p, o] for (t, p), o in sorted(exc.watermarks.items())],
+                "fenced": exc.fenced,
+            }
+        except SinkError as exc:
+            return (503 if exc.retryable else 500), {"error": str(exc), "retryable": exc.retryable, "code": exc.code}
 
 
 def make_server(open_store: Callable[[str], LedgerStore], host: str = "127.0.0.1", port: int = 8765) -> ThreadingHTTPServer:
@@ -103,9 +111,32 @@ def make_server(open_store: Callable[[str], LedgerStore], host: str = "127.0.0.1
     return ThreadingHTTPServer((host, port), Handler)
 
 
+class _OneStatementAtATime:
+    """The client, with each statement run under one lock: the writes of several workers interleave between statements."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+
+    def query(self, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return self._client.query(*args, **kwargs)
+
+    def insert(self, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return self._client.insert(*args, **kwargs)
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return self._client.command(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
 def serve(dsn: str, host: str = "127.0.0.1", port: int = 8765, failpoints: Failpoints | None = None) -> None:
     """Serve until interrupted (SIGTERM/SIGINT). ``failpoints`` fire in this process's writes."""
-    client = connect(dsn)
+    client = cast("Client", _OneStatementAtATime(connect(dsn)))
     mark_owner(dsn)
 
     server = make_server(lambda database: clickhouse_store(client, database, failpoints), host, port)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,7 +12,7 @@ from zettaledger.sinks.client import SinkError, SinkUnavailable
 from zettaledger.sinks.identifiers import check_identifier
 from zettaledger.sinks.ledger import Flush
 from zettaledger.sinks.store import WIRE, LedgerStore
-from zettaledger.sinks.writer import LedgerConflict, SeenEvent
+from zettaledger.sinks.writer import LedgerConflict
 
 __all__ = ["RemoteLedger"]
 
@@ -39,7 +38,8 @@ class RemoteLedger(LedgerStore):
         except urllib.error.HTTPError as exc:
             answer = json.loads(exc.read() or b"{}")
             if exc.code == 409:
-                raise LedgerConflict({(t, int(p)): int(o) for t, p, o in answer["watermarks"]}) from exc
+                marks = {(t, int(p)): int(o) for t, p, o in answer["watermarks"]}
+                raise LedgerConflict(marks, fenced=bool(answer.get("fenced"))) from exc
             message = f"ledger host: {answer.get('error', exc)}"
             if exc.code == 503:
                 raise SinkUnavailable(message, answer.get("code"), retryable=True) from exc
@@ -63,9 +63,9 @@ class RemoteLedger(LedgerStore):
         times: dict[int, int] = self._call("stream_times", topic)
         return times
 
-    def seen_since(self, topic: str, since_s: int) -> Iterator[SeenEvent]:
-        events: Iterator[SeenEvent] = self._call("seen_since", topic, since_s)
-        return events
+    def sightings(self, topic: str, ids: dict[int, list[str]], since_s: int) -> dict[str, tuple[int, int, int, int]]:
+        found: dict[str, tuple[int, int, int, int]] = self._call("sightings", topic, ids, since_s)
+        return found
 
     def holds(self, marks: dict[tuple[str, int], int]) -> bool:
         held: bool = self._call("holds", marks)

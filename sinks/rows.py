@@ -147,5 +147,11 @@ def segment_row(
 
 
 def flush_token(spans: Iterable[tuple[str, int, int, int]]) -> str:
-    """The insert-deduplication token of a flush: a name for the offsets it covers (topic, partition, first, last)."""
-    return hashlib.sha256(";".join(f"{t}:{p}:{first}-{last}" for t, p, first, last in sorted(spans)).encode()).hexdigest()[:32]
+    """The insert-deduplication token of a flush, from where it starts in each partition (topic, partition, first).
+
+    Not from where it ends: two writers that start a partition at the same offset (a
+    zombie and the worker that took its partition over) give the same token, so
+    ClickHouse's block deduplication keeps exactly one of the two inserts, whatever
+    each took; the loser sees its offsets missing and plans again (``LedgerWriter.write``).
+    """
+    return hashlib.sha256(";".join(f"{t}:{p}:{first}" for t, p, first, _ in sorted(spans)).encode()).hexdigest()[:32]

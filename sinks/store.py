@@ -12,12 +12,11 @@ and it is checked against the Protocol when this module is imported.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from zettaledger.sinks.ledger import Flush
-from zettaledger.sinks.writer import SeenEvent
 
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
@@ -34,7 +33,7 @@ class LedgerStore(Protocol):
     def write(self, flush: Flush) -> None: ...
     def watermarks(self, topic: str) -> dict[int, int]: ...
     def stream_times(self, topic: str) -> dict[int, int]: ...
-    def seen_since(self, topic: str, since_s: int) -> Iterator[SeenEvent]: ...
+    def sightings(self, topic: str, ids: dict[int, list[str]], since_s: int) -> dict[str, tuple[int, int, int, int]]: ...
     def holds(self, marks: dict[tuple[str, int], int]) -> bool: ...
 
 
@@ -120,12 +119,16 @@ WIRE: dict[str, WireVerb] = {
         WireVerb("watermarks", "GET", _topic_out, _topic_in, _by_partition_out, _by_partition_in),
         WireVerb("stream_times", "GET", _topic_out, _topic_in, _by_partition_out, _by_partition_in),
         WireVerb(
-            "seen_since",
-            "GET",
-            lambda a: {"topic": a["topic"], "since": a["since_s"]},
-            lambda q: {"topic": q["topic"], "since_s": int(q["since"])},
-            lambda events: [[e.kafka_partition, e.event_id, e.offset, e.batch_index, e.seen_at] for e in events],
-            lambda rows: iter([SeenEvent(int(p), str(i), int(o), int(b), int(s)) for p, i, o, b, s in rows]),
+            "sightings",
+            "POST",
+            lambda a: {"topic": a["topic"], "ids": {str(p): ids for p, ids in a["ids"].items()}, "since_s": a["since_s"]},
+            lambda b: {
+                "topic": str(b["topic"]),
+                "ids": {int(p): [str(i) for i in ids] for p, ids in b["ids"].items()},
+                "since_s": int(b["since_s"]),
+            },
+            lambda found: {event_id: list(place) for event_id, place in found.items()},
+            lambda found: {str(event_id): (int(p), int(o), int(i), int(s)) for event_id, (p, o, i, s) in found.items()},
         ),
         WireVerb(
             "holds",

@@ -12,8 +12,6 @@ acknowledgement is stored once. Kafka offsets are committed by the caller after
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from dataclasses import dataclass
 
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
@@ -23,22 +21,42 @@ from zettaledger.sinks.ddl import bootstrap, migrations
 from zettaledger.sinks.identifiers import qualified
 from zettaledger.sinks.ledger import COLUMN_NAMES, SEEN_COLUMNS, Flush
 
-__all__ = ["LEDGER", "SEEN_EVENTS", "LedgerConflict", "LedgerWriter", "SeenEvent", "migrate"]
+__all__ = ["LEDGER", "SEEN_EVENTS", "LedgerConflict", "LedgerWriter", "migrate", "segments_of"]
 
 LEDGER = "ledger"
 SEEN_EVENTS = "seen_events"
 
 
 class LedgerConflict(SinkError):
-    """The ledger already holds offsets this flush would write: re-plan from ``watermarks``."""
+    """The ledger already holds offsets this flush would write: re-plan from ``watermarks``.
 
-    def __init__(self, watermarks: dict[tuple[str, int], int]) -> None:
+    ``fenced``: found after the insert, because ClickHouse kept another writer's insert
+    with the same token (the storage's fence) rather than before it by the overlap check.
+    """
+
+    def __init__(self, watermarks: dict[tuple[str, int], int], fenced: bool = False) -> None:
         held = ", ".join(f"{t}[{p}]<={o}" for (t, p), o in sorted(watermarks.items()))
-        super().__init__(f"the ledger already holds offsets of this flush ({held}); another worker wrote them")
+        how = "kept another worker's insert of the same offsets" if fenced else "already holds offsets of this flush"
+        super().__init__(f"the ledger {how} ({held}); another worker wrote them")
         self.watermarks = watermarks
+        self.fenced = fenced
 
 
 log = logging.getLogger(__name__)
+_KIND, _TOPIC, _PARTITION, _FROM, _TO = (
+    COLUMN_NAMES.index(c) for c in ("kind", "topic", "kafka_partition", "offset_from", "offset_to")
+)
+
+
+def segments_of(flush: Flush) -> list[tuple[str, int, int, int]]:
+    """(topic, partition, first offset, last offset) of each segment row of ``flush``."""
+    return [
+        (str(r[_TOPIC]), int(r[_PARTITION]), int(r[_FROM]), int(r[_TO]))  # type: ignore[call-overload]
+        for r in flush.rows
+        if r[_KIND] == "segment"
+    ]
+
+
 _SEEN_NAMES = tuple(c.name for c in SEEN_COLUMNS)
 
 
@@ -58,17 +76,8 @@ def migrate(client: Client, database: str, cluster: str | None = None, dedup_hor
     return applied
 
 
-@dataclass(frozen=True, slots=True)
-class SeenEvent:
-    kafka_partition: int
-    event_id: str
-    offset: int
-    batch_index: int
-    seen_at: int  # seconds since the epoch
-
-
 class LedgerWriter:
-    """The sink's verbs: ``setup`` once, ``write`` per flush, ``watermarks`` and ``seen_since`` on start."""
+    """The sink's verbs: ``setup`` once, ``write`` per flush, ``watermarks`` and ``stream_times`` on start, ``sightings`` for old events."""
 
     def __init__(self, client: Client, database: str) -> None:
         self._client = client
@@ -84,7 +93,16 @@ class LedgerWriter:
         migrate(self._client, self._db, cluster, dedup_horizon_hours)
 
     def write(self, flush: Flush) -> None:
-        """Persist one flush; raises ``SinkError`` (``retryable`` set) when it could not."""
+        """Persist one flush; raises ``SinkError`` (``retryable`` set) when it could not.
+
+        Fencing, in two steps. The overlap check before the insert is the fast path: it
+        refuses what the ledger visibly holds. The guarantee is the storage's own: the
+        flush's token names where it starts in each partition (``sinks.rows.flush_token``),
+        so of two writers that start a partition at the same offset, ClickHouse's block
+        deduplication keeps exactly one insert, atomically (in memory on one server, in
+        Keeper on a replicated cluster). The segments read back after the insert say
+        whether it was ours; if not, ``LedgerConflict(fenced=True)``.
+        """
         self.check_unheld(flush)
         try:
             if flush.seen:
@@ -103,6 +121,30 @@ class LedgerWriter:
             )
         except (DatabaseError, OperationalError, OSError) as exc:
             raise wrap(exc, f"insert of flush {flush.token}") from exc
+        self._check_kept(flush)
+
+    def _check_kept(self, flush: Flush) -> None:
+        """Raise ``LedgerConflict(fenced=True)`` unless the ledger holds this flush's own segments."""
+        mine = segments_of(flush)
+        if not mine:
+            return
+        for topic in {t for t, _, _, _ in mine}:
+            starts = " OR ".join(
+                f"(kafka_partition = {int(p)} AND offset_from = {int(first)})" for t, p, first, _ in mine if t == topic
+            )
+            try:
+                stored = {
+                    (int(p), int(first)): int(last)
+                    for p, first, last in self._client.query(
+                        f"SELECT kafka_partition, offset_from, offset_to FROM {self._ledger} "
+                        f"WHERE kind = 'segment' AND topic = {{topic:String}} AND ({starts})",
+                        parameters={"topic": topic},
+                    ).result_rows
+                }
+            except (DatabaseError, OperationalError, OSError) as exc:
+                raise wrap(exc, f"read-back of flush {flush.token}") from exc
+            if any(stored.get((p, first)) != last for t, p, first, last in mine if t == topic):
+                raise LedgerConflict({(topic, p): o for p, o in self.watermarks(topic).items()}, fenced=True)
 
     def check_unheld(self, flush: Flush) -> None:
         """Refuse a flush that overlaps what the ledger holds. Atomic where one process writes
@@ -140,15 +182,24 @@ class LedgerWriter:
         ).result_rows
         return {int(p): int(o) for p, o in rows}
 
-    def seen_since(self, topic: str, since_s: int) -> Iterator[SeenEvent]:
-        """Event ids seen on ``topic`` at or after ``since_s``, oldest first."""
-        # Streamed block by block: the window can hold millions of ids.
-        with self._client.query_row_block_stream(
-            f"SELECT kafka_partition, toString(event_id), offset, batch_index, toUnixTimestamp(seen_at) "
-            f"FROM {self._seen} WHERE topic = {{topic:String}} AND seen_at >= toDateTime({{since:UInt32}}) "
-            "ORDER BY seen_at, kafka_partition, offset, batch_index",
-            parameters={"topic": topic, "since": since_s},
-        ) as stream:
-            for block in stream:
-                for p, event_id, offset, index, seen_at in block:
-                    yield SeenEvent(int(p), str(event_id), int(offset), int(index), int(seen_at))
+    def sightings(self, topic: str, ids: dict[int, list[str]], since_s: int) -> dict[str, tuple[int, int, int, int]]:
+        """Where each of ``ids`` (per partition) was first counted on ``topic`` at or after ``since_s``.
+
+        ``seen_events`` is ordered by (topic, kafka_partition, event_id), so each partition's
+        lookup is a set of primary-key ranges, however many ids the table holds.
+        """
+        found: dict[str, tuple[int, int, int, int]] = {}
+        for partition, wanted in ids.items():
+            try:
+                rows = self._client.query(
+                    f"SELECT lower(toString(event_id)), offset, batch_index, toUnixTimestamp(seen_at) FROM {self._seen} "
+                    "WHERE topic = {topic:String} AND kafka_partition = {partition:UInt32} "
+                    "AND event_id IN {ids:Array(UUID)} AND seen_at >= toDateTime({since:UInt32}) "
+                    "ORDER BY offset DESC, batch_index DESC",
+                    parameters={"topic": topic, "partition": partition, "ids": sorted(set(wanted)), "since": since_s},
+                ).result_rows
+            except (DatabaseError, OperationalError, OSError) as exc:
+                raise wrap(exc, f"lookup of {len(wanted)} event ids") from exc
+            for event_id, offset, index, seen_at in rows:  # the earliest sighting last, so it wins
+                found[str(event_id)] = (int(partition), int(offset), int(index), int(seen_at))
+        return found

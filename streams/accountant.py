@@ -10,6 +10,14 @@ Plan, then apply: ``account`` changes nothing, so planning the same messages aga
 (after a conflict) gives the same plan; ``committed`` applies a plan once its flush
 is written. A plan can be made ``after`` one still being written, as if it were.
 
+The resend horizon holds at any rate with bounded memory: the dedup window holds
+every id counted with an event time after its partition's *floor*, and events at
+or before the floor (late events, resends, anything before the worker started) are
+looked up in ``seen_events``: a plan lists them in ``lookups`` and the caller plans
+again with what ClickHouse knows of them (``known``). The floor starts at the
+stream time the ledger holds (a new worker remembers nothing) and rises to the
+stream time of every flush the window forgets ids of.
+
     tally.py          one plan's counting (checks, resends, lateness, the hot loop)
     cells.py          the sums it adds into; sinks/rows.py turns them into ledger rows
     dead_letters.py   what was not counted, and why
@@ -43,6 +51,7 @@ class Accountant:
         clock_ms: Callable[[], int] | None = None,
         stream_times: dict[tuple[str, int], int] | None = None,
         lateness_ms: int = 48 * 3_600_000,
+        floors: dict[tuple[str, int], int] | None = None,
     ) -> None:
         self._codec = codec
         self._dedup = dedup
@@ -51,6 +60,8 @@ class Accountant:
         # Stream time: the latest event time counted per partition (see tally.py on lateness).
         self._stream_times: dict[tuple[str, int], int] = dict(stream_times or {})
         self._lateness_ms = lateness_ms
+        # Per partition, the latest event time the window does not vouch for (see the module docstring).
+        self._floors: dict[tuple[str, int], int] = dict(floors or {})
 
     @property
     def dedup(self) -> DedupWindow:
@@ -70,20 +81,34 @@ class Accountant:
         """Highest offset already in the ledger, or -1."""
         return self._watermarks.get((topic, partition), -1)
 
-    def catch_up(self, watermarks: dict[tuple[str, int], int]) -> None:
-        """Adopt offsets another writer put in the ledger (after a rebalance), so they are skipped."""
-        _advance(self._watermarks, watermarks)
+    @property
+    def floors(self) -> dict[tuple[str, int], int]:
+        """Per partition, the latest event time whose ids are looked up in ClickHouse rather than memory (a copy)."""
+        return dict(self._floors)
 
-    def account(self, messages: Sequence[Message], after: FlushPlan | None = None) -> FlushPlan:
+    def catch_up(self, watermarks: dict[tuple[str, int], int], stream_times: dict[tuple[str, int], int] | None = None) -> None:
+        """Adopt what another writer put in the ledger (after a rebalance): its offsets are skipped,
+        and events up to its stream time are looked up in ClickHouse (this window never saw them)."""
+        _advance(self._watermarks, watermarks)
+        if stream_times:
+            _advance(self._stream_times, stream_times)
+            _advance(self._floors, stream_times)
+
+    def account(
+        self, messages: Sequence[Message], after: FlushPlan | None = None, known: dict[str, Place] | None = None
+    ) -> FlushPlan:
         """Plans a flush and changes nothing in the accountant or the dedup window.
 
         ``after``: a plan being written and not committed yet (the previous slice of a
         pipelined take); this plan sees its effects as if it were committed: offsets at
         or below its watermarks are replays, its stream times hold, and an id it counted
         at another place is a resend here.
+
+        ``known``: where ``seen_events`` says the ids of an earlier plan's ``lookups`` were
+        first counted (None: not looked up yet, so the plan lists them in ``lookups``).
         """
         now_ms = self._clock_ms()
-        prior = _Prior(self._watermarks, self._stream_times, self._dedup, after)
+        prior = _Prior(self._watermarks, self._stream_times, self._dedup, after, self._floors, known)
         tally = Tally(self._codec, prior, now_ms // 1000, max_future_ms(now_ms), self._lateness_ms)
         stats = tally.stats
         for message in messages:
@@ -98,8 +123,8 @@ class Accountant:
         """The plan's flush is durably written: apply its offsets, stream times and ids counted."""
         _advance(self._watermarks, plan.watermarks)
         _advance(self._stream_times, plan.stream_times)
-        self._dedup.record(plan.sightings)
-        self._dedup.expire(plan.now_s)
+        self._dedup.record(plan.sightings, plan.stream_times)
+        _advance(self._floors, self._dedup.expire(plan.now_s))
 
 
 def _advance(marks: dict[tuple[str, int], int], newer: dict[tuple[str, int], int]) -> None:
@@ -111,7 +136,7 @@ def _advance(marks: dict[tuple[str, int], int], newer: dict[tuple[str, int], int
 class _Prior:
     """The accountant's committed state, with the effects of ``after`` (a plan not committed yet) on top."""
 
-    __slots__ = ("_after", "_dedup", "_stream_times", "_watermarks")
+    __slots__ = ("_after", "_dedup", "_floors", "_stream_times", "_watermarks", "known")
 
     def __init__(
         self,
@@ -119,11 +144,15 @@ class _Prior:
         stream_times: dict[tuple[str, int], int],
         dedup: DedupWindow,
         after: FlushPlan | None,
+        floors: dict[tuple[str, int], int],
+        known: dict[str, Place] | None,
     ) -> None:
         self._watermarks = watermarks
         self._stream_times = stream_times
         self._dedup = dedup
         self._after = after
+        self._floors = floors
+        self.known = known  # what seen_events said of the ids looked up; None: not looked up
 
     def written_through(self, key: tuple[str, int]) -> int:
         mark = self._watermarks.get(key, -1)
@@ -139,10 +168,17 @@ class _Prior:
                 t = later
         return t
 
+    def floor(self, key: tuple[str, int]) -> int:
+        """Events of ``key`` at or before this time must be looked up (-1: the window holds them all)."""
+        return self._floors.get(key, -1)
+
     def sightings(self, ids: Sequence[str]) -> dict[str, Place]:
         found = self._dedup.find(ids)
         if self._after is not None and self._after.sightings:
             pending = self._after.sightings
             for key in pending.keys() & ids:
                 found.setdefault(key, pending[key])
+        if self.known:
+            for key in self.known.keys() & ids:
+                found.setdefault(key, self.known[key])
         return found

@@ -6,13 +6,16 @@ offset, index in its batch). Seeing it again *at the same place* is a replay of
 that message after a worker restart and is counted (the ledger did not have it);
 seeing it *anywhere else* is a resend and is dropped.
 
-Horizon: ids are remembered for ``horizon_s`` seconds of worker time (forgotten
-within 1% of the horizon after it passes) and at most ``max_ids`` ids, oldest
-forgotten first (the window may run up to 3% over ``max_ids`` between trims). A
-resend arriving later than that is counted again; this is the documented limit
-of exactly-once for producer resends. Resends must carry the same Kafka key (the
-producer library keys by dataset id), so they reach the same partition and the
-same worker. Ids are UUIDs, compared without regard to letter case.
+Memory holds the recent part of the horizon; ClickHouse holds all of it. Ids are
+remembered here for ``horizon_s`` seconds of worker time and at most ``max_ids``
+ids, oldest forgotten first (up to 3% over ``max_ids`` between trims). What the
+window forgets by count it reports (``expire`` returns, per key, the stream time
+of the flushes it forgot ids of), so that the accountant knows which event times
+the window no longer vouches for: an event at or before that time is looked up in
+``seen_events`` instead (see ``streams.accountant``). That keeps the horizon at any
+rate, with memory bounded by ``max_ids``. Resends must carry the same Kafka key
+(the producer library keys by dataset id), so they reach the same partition and
+the same worker. Ids are UUIDs, compared without regard to letter case.
 
 Memory: the newest ids (up to ``seal_size``) sit in dicts; older ones are sealed
 into sorted numpy arrays at 44 bytes an id, where a dict costs about 280. Two
@@ -23,26 +26,19 @@ flat on long streams.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Mapping, Sequence
 from itertools import chain
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from zettaledger.schemas.validation import UUID_PATTERN
 
-__all__ = ["DedupWindow", "Place", "Sighting", "uuid_halves"]
+__all__ = ["DedupWindow", "Place", "uuid_halves"]
 
 Place = tuple[int, int, int, int]  # partition, offset, index in batch, seen_at (seconds)
-
-
-@dataclass(frozen=True, slots=True)
-class Sighting:
-    partition: int
-    offset: int
-    index: int
-    seen_at: int
 
 
 _DASHES = np.array([8, 13, 18, 23])
@@ -170,6 +166,10 @@ class DedupWindow:
         self._sealed = _Sealed()
         self._next_seq = 0
         self.forgotten = 0
+        # (first seq, stream times) of each recorded flush, oldest first: when ids are forgotten
+        # by count, these say up to which event time the window no longer holds every id.
+        self._generations: deque[tuple[int, Mapping[Any, int]]] = deque()
+        self._recorded = 0
 
     def __len__(self) -> int:
         return self._recent_ids + len(self._sealed)
@@ -194,12 +194,17 @@ class DedupWindow:
                     found.setdefault(key, recent[key])
         return found
 
-    def record(self, sightings: Mapping[str, Place]) -> None:
+    def record(self, sightings: Mapping[str, Place], stream_times: Mapping[Any, int] | None = None) -> None:
         """Remember ids counted at those places: lower-case ids that ``find`` did not know.
 
-        The window keeps ``sightings`` itself (no copy): it must not change afterwards.
+        ``stream_times``: the latest event time per key (topic-partition) once those events
+        were counted, i.e. no id here has a later event time; reported back by ``expire`` when
+        these ids are forgotten by count. The window keeps ``sightings`` itself (no copy): it
+        must not change afterwards.
         """
         if sightings and not any(r is sightings for r in self._recent):
+            self._generations.append((self._recorded, stream_times or {}))
+            self._recorded += len(sightings)
             self._recent.append(sightings)
             self._recent_ids += len(sightings)
             if self._recent_ids >= self.seal_size:
@@ -215,8 +220,14 @@ class DedupWindow:
             self._recent = []
             self._recent_ids = 0
 
-    def expire(self, now_s: int) -> None:
-        """Forget ids older than the horizon, and the oldest beyond ``max_ids``; seal a full dict."""
+    def expire(self, now_s: int) -> dict[Any, int]:
+        """Forget ids older than the horizon, and the oldest beyond ``max_ids``; seal a full dict.
+
+        Returns, per key, the latest stream time of the flushes whose ids were forgotten by count
+        (empty when none were): events up to that time may have been counted without the window
+        holding them any more. Ids forgotten by age need no such report: past the horizon, a
+        resend counts again wherever it is looked up.
+        """
         cutoff = now_s - self.horizon_s
         recent_oldest = next(iter(self._recent[0].values()))[3] if self._recent else None
         # Trimming costs a pass over the arrays: do it in steps of max_ids/32, not every flush.
@@ -229,20 +240,18 @@ class DedupWindow:
             sealed.keep(sealed.seen_at >= cutoff)
             self.forgotten += before - len(sealed)
         excess = len(self) - self.max_ids
+        forgotten_up_to: dict[Any, int] = {}
         if trim and excess > 0:
             mask = np.ones(len(sealed), dtype=bool)
-            mask[np.argpartition(sealed.seq, excess - 1)[:excess] if excess < len(sealed) else slice(None)] = False
+            oldest = np.argpartition(sealed.seq, excess - 1)[:excess] if excess < len(sealed) else np.arange(len(sealed))
+            last_forgotten = int(sealed.seq[oldest].max()) if len(oldest) else -1
+            mask[oldest] = False
             sealed.keep(mask)
             self.forgotten += excess
-
-    def load(self, sightings: Iterable[tuple[str, Sighting]]) -> None:
-        """Restore ids persisted earlier, oldest first."""
-        loaded: dict[str, Place] = {}
-        for event_id, s in sightings:
-            key = event_id.lower()
-            if key not in loaded:
-                loaded[key] = (s.partition, s.offset, s.index, s.seen_at)
-                if self._recent_ids + len(loaded) >= self.seal_size:
-                    self.record(loaded)
-                    loaded = {}
-        self.record(loaded)
+            # Every flush that lost an id: its stream times bound the event times no longer all held.
+            while self._generations and self._generations[0][0] <= last_forgotten:
+                _, times = self._generations.popleft()
+                for key, t in times.items():
+                    if t > forgotten_up_to.get(key, -1):
+                        forgotten_up_to[key] = t
+        return forgotten_up_to

@@ -3,21 +3,27 @@
 The agent hands a take over (``Flusher.flush_take``) and acks it when that
 returns, so everything here happens before Kafka may commit an offset:
 
-1. **Slices.** A take is cut into slices of at most ``flush_max_bytes`` of
-   payload, which bounds memory however large the take.
-2. **Pipelining.** The next slice is planned (Python, this thread) while the
+1. **Slices.** A take is cut into slices of one topic-partition each, and of at
+   most ``flush_max_bytes`` of payload, which bounds memory however large the
+   take. One partition a slice is what lets ClickHouse fence a zombie writer: a
+   flush's insert token names where it starts in its partition.
+2. **Old events.** A plan lists the ids the dedup window cannot vouch for (events
+   at or before the time it last forgot ids of their partition); they are looked
+   up in ``seen_events`` and the slice is planned again with what was found.
+3. **Pipelining.** The next slice is planned (Python, this thread) while the
    previous one is written (chDB or the network, which release the GIL). The
    plan sees the unwritten slice's effects through ``account(after=...)``; if
    that slice had to be re-planned, the next one is planned again. Writes stay
    one at a time, in offset order.
-3. **Persisting a slice:** dead letters first, confirmed by the broker; then the
+4. **Persisting a slice:** dead letters first, confirmed by the broker; then the
    ledger write, retried with backoff while the failure is retryable; then
    ``Accountant.committed``, the only place planned state is applied.
-4. **Ambiguous writes.** Before a retry, the flusher asks the ledger whether it
+5. **Ambiguous writes.** Before a retry, the flusher asks the ledger whether it
    already holds the slice (a timeout after success); if so it is not resent.
-5. **Conflicts.** If the ledger refuses a slice because another worker wrote
-   some of its offsets (this one lost the partition for a while), the flusher
-   adopts the ledger's watermarks and re-plans only what is missing.
+6. **Conflicts.** If the ledger refuses a slice because another worker wrote
+   some of its offsets (this one lost the partition for a while), or kept that
+   worker's insert of them instead of this one (``fenced``), the flusher adopts
+   the ledger's watermarks and stream times and re-plans only what is missing.
 
 A failure that is not retryable propagates: the caller must stop without acking.
 """
@@ -30,12 +36,13 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, cast
 
 from zettaledger.sinks.client import SinkError
 from zettaledger.sinks.store import LedgerStore
 from zettaledger.sinks.writer import LedgerConflict
 from zettaledger.streams.accountant import Accountant, DeadLetter, FlushPlan, Message
+from zettaledger.streams.dedup import Place
 from zettaledger.streams.run_stats import RunStats
 from zettaledger.telemetry import instruments, tracer
 
@@ -73,17 +80,22 @@ class Blocking:
 
 
 def slices(messages: Sequence[Message], sizes: Sequence[int], max_bytes: int) -> Iterator[list[Message]]:
-    """Consecutive runs of ``messages`` holding at most about ``max_bytes`` of payload each (never empty)."""
-    chunk: list[Message] = []
-    size = 0
+    """Runs of ``messages`` of one topic-partition each, in offset order, holding at most about ``max_bytes``
+    of payload each (never empty); partitions in the order they first appear in the take."""
+    by_partition: dict[tuple[str, int], list[tuple[Message, int]]] = {}
     for message, message_size in zip(messages, sizes, strict=True):
-        chunk.append(message)
-        size += message_size
-        if size >= max_bytes:
+        by_partition.setdefault((message.topic, message.partition), []).append((message, message_size))
+    for pairs in by_partition.values():
+        chunk: list[Message] = []
+        size = 0
+        for message, message_size in pairs:
+            chunk.append(message)
+            size += message_size
+            if size >= max_bytes:
+                yield chunk
+                chunk, size = [], 0
+        if chunk:
             yield chunk
-            chunk, size = [], 0
-    if chunk:
-        yield chunk
 
 
 class Flusher:
@@ -118,9 +130,9 @@ class Flusher:
         written_after: FlushPlan | None = None  # the plan the slice being written was planned from
         try:
             for chunk in slices(messages, sizes, self.flush_max_bytes):
-                plan = self._account(chunk, after=written_after)
+                plan = await self._plan(chunk, after=written_after)
                 if writing is not None and await writing is not written_after:
-                    plan = self._account(chunk)  # the previous slice was re-planned: plan on what it committed
+                    plan = await self._plan(chunk)  # the previous slice was re-planned: plan on what it committed
                 written_after = plan
                 writing = asyncio.ensure_future(self._persist(chunk, plan))
             if writing is not None:
@@ -129,9 +141,25 @@ class Flusher:
             if writing is not None and not writing.done():
                 await asyncio.wait([writing])
 
-    def _account(self, chunk: Sequence[Message], after: FlushPlan | None = None) -> FlushPlan:
+    def _account(
+        self, chunk: Sequence[Message], after: FlushPlan | None = None, known: dict[str, Place] | None = None
+    ) -> FlushPlan:
         with tracer().start_as_current_span("zl.account", attributes={"zl.messages": len(chunk)}):
-            return self.accountant.account(chunk, after=after)
+            return self.accountant.account(chunk, after=after, known=known)
+
+    async def _plan(self, chunk: Sequence[Message], after: FlushPlan | None = None) -> FlushPlan:
+        """Plan a slice; if it has ids the window cannot vouch for, ask seen_events and plan it again."""
+        plan = self._account(chunk, after)
+        if not plan.lookups:
+            return plan
+        since_s = plan.now_s - self.accountant.dedup.horizon_s
+        known: dict[str, Place] = {}
+        with tracer().start_as_current_span("zl.lookup", attributes={"zl.events": sum(map(len, plan.lookups.values()))}):
+            for topic in {t for t, _ in plan.lookups}:
+                ids = {p: list(wanted) for (t, p), wanted in plan.lookups.items() if t == topic}
+                known.update(cast(dict[str, Place], await self._blocking(self.store.sightings, topic, ids, since_s)))
+        self.stats.old_event_lookups += sum(map(len, plan.lookups.values()))
+        return self._account(chunk, after, known)
 
     async def _persist(self, chunk: Sequence[Message], plan: FlushPlan) -> FlushPlan:
         """Write one slice; returns the plan that was committed (a re-planned one after a conflict)."""
@@ -143,12 +171,15 @@ class Flusher:
                 try:
                     await self._write(plan)
                 except LedgerConflict as conflict:
+                    if conflict.fenced:
+                        self.stats.fenced_flushes += 1
                     if await self._stored_already(plan):  # our own earlier attempt, or another worker's, holds it all
                         break
                     self.stats.conflicts += 1
                     log.warning("%s; counting only the offsets after them", conflict)
-                    self.accountant.catch_up(conflict.watermarks)
-                    plan = self._account(chunk)
+                    times = cast(dict[int, int], await self._blocking(self.store.stream_times, chunk[0].topic))
+                    self.accountant.catch_up(conflict.watermarks, {(chunk[0].topic, p): t for p, t in times.items()})
+                    plan = await self._plan(chunk)
                     continue
                 break
             if not plan.empty:
@@ -218,6 +249,8 @@ class Flusher:
     def _record(self, plan: FlushPlan) -> None:
         stats, run, metrics = plan.stats, self.stats, instruments()
         self.last_progress = run.last_flush_at = time.monotonic()
+        if not run.flushes:
+            run.first_flush_s = round(run.last_flush_at - run.started_at, 3)
         run.flushes += 1
         run.events += stats.events
         run.duplicates += stats.duplicates

@@ -34,6 +34,9 @@ class FlushPlan:
     stream_times: dict[tuple[str, int], int] = field(default_factory=dict)  # latest event time per partition after it
     sightings: dict[str, Place] = field(default_factory=dict)  # ids first counted here (lower-case) and where
     now_s: int = 0  # the worker's clock when planned: the ids' seen_at, and when the dedup window expires
+    # Ids the window cannot vouch for (events at or before the time it last forgot ids of their
+    # partition): look them up in seen_events and plan again with what was found (``known``).
+    lookups: dict[tuple[str, int], list[str]] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,8 +27,12 @@ class RunStats:
     write_retries: int = 0
     dead_letter_retries: int = 0
     conflicts: int = 0  # flushes re-planned because another worker had written their offsets
+    fenced_flushes: int = 0  # inserts ClickHouse dropped for another writer's with the same start (the storage's fence)
+    old_event_lookups: int = 0  # event ids looked up in seen_events: older than what the dedup window vouches for
     ambiguous_writes_found_stored: int = 0
     injected: dict[str, int] = field(default_factory=dict)  # failpoints that fired (the fault suite's)
+    started_at: float = field(default_factory=time.monotonic, repr=False)  # when the worker process began
+    first_flush_s: float = 0.0  # seconds from start to the first flush written: start-up, whatever the horizon
     first_batch_at: float = 0.0  # monotonic seconds: busy time is last_flush_at - first_batch_at
     last_flush_at: float = 0.0
     latencies_ms: list[int] = field(default_factory=list, repr=False)  # produced (Kafka timestamp) -> written
@@ -45,7 +50,7 @@ class RunStats:
             self.latencies_ms.extend(written_ms - t for t in produced_ms[:1000] if t)
 
     def summary(self) -> dict[str, Any]:
-        hidden = ("latencies_ms", "first_batch_at", "last_flush_at", "rss_samples")
+        hidden = ("latencies_ms", "first_batch_at", "last_flush_at", "rss_samples", "started_at")
         out = {k: v for k, v in dataclasses.asdict(self).items() if k not in hidden}
         out["busy_seconds"] = round(max(self.last_flush_at - self.first_batch_at, 0.0), 3)
         if self.latencies_ms:

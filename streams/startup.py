@@ -1,4 +1,4 @@
-"""What a worker reads from the ledger before it consumes: watermarks, stream times and recent event ids.
+"""What a worker reads from the ledger before it consumes: watermarks and stream times, nothing that grows with the horizon.
 
 Plain blocking code (no Faust): the agent runs it on the ClickHouse thread and
 retries while ClickHouse is unreachable.
@@ -13,7 +13,7 @@ from zettaledger.schemas.codec import EventCodec
 from zettaledger.settings import Settings
 from zettaledger.sinks.store import LedgerStore
 from zettaledger.streams.accountant import Accountant
-from zettaledger.streams.dedup import DedupWindow, Sighting
+from zettaledger.streams.dedup import DedupWindow
 
 __all__ = ["open_accountant"]
 
@@ -26,13 +26,11 @@ def open_accountant(store: LedgerStore, settings: Settings, clock_offset_ms: int
     store.setup(s.clickhouse_cluster or None, s.dedup_horizon_hours)
     marks = store.watermarks(s.topic_events)
     stream_times = store.stream_times(s.topic_events)
+    # No event id is loaded: the window starts empty, and every event at or before its
+    # partition's stream time (all this worker could have seen counted) is looked up in
+    # seen_events a batch at a time. Start-up reads two small aggregates, whatever the horizon.
     dedup = DedupWindow(s.dedup_horizon_hours * 3600, s.dedup_max_ids)
-    since = int(time.time() + clock_offset_ms / 1000) - s.dedup_horizon_hours * 3600
-    dedup.load(
-        (e.event_id, Sighting(e.kafka_partition, e.offset, e.batch_index, e.seen_at))
-        for e in store.seen_since(s.topic_events, since)
-    )
-    log.info("ledger open: watermarks %s, %d event ids in the dedup window", marks, len(dedup))
+    log.info("ledger open: watermarks %s, stream times %s", marks, stream_times)
     return Accountant(
         EventCodec(),
         dedup,
@@ -40,4 +38,5 @@ def open_accountant(store: LedgerStore, settings: Settings, clock_offset_ms: int
         clock_ms=lambda: int(time.time() * 1000) + clock_offset_ms,
         stream_times={(s.topic_events, p): t for p, t in stream_times.items()},
         lateness_ms=s.lateness_hours * 3_600_000,
+        floors={(s.topic_events, p): t for p, t in stream_times.items()},
     )

@@ -35,6 +35,15 @@ class Prior(Protocol):
 
     def stream_time(self, key: tuple[str, int]) -> int | None: ...
 
+    def floor(self, key: tuple[str, int]) -> int:
+        """Events of ``key`` at or before this time are not all held in memory: look them up (-1: none)."""
+        ...
+
+    @property
+    def known(self) -> dict[str, Place] | None:
+        """What seen_events said of the ids an earlier plan asked about; None when nothing was looked up."""
+        ...
+
     def sightings(self, ids: Sequence[str]) -> dict[str, Place]:
         """Where the (lower-case) ids were first counted, for those counted before this plan."""
         ...
@@ -56,6 +65,10 @@ class Tally:
         self.stream_times: dict[tuple[str, int], int] = {}  # per partition touched, as this plan leaves it
         self.arrival_time: int | None = None  # the stream time before the current message
         self.message_max_time = -1
+        # Ids to look up in seen_events, per partition (only while nothing was looked up yet).
+        self.lookups: dict[tuple[str, int], list[str]] = {}
+        self.asking = prior.known is None
+        self.floor = -1  # of the current message's partition
         # seen_events as columns (topic, partition, event_id, offset, batch_index, seen_at):
         # inserted column-oriented, which is faster than rows for the busiest table.
         self.seen_topic: list[str] = []
@@ -74,6 +87,7 @@ class Tally:
                 stream_times[key] = before
         self.arrival_time = stream_times.get(key)
         self.message_max_time = -1
+        self.floor = self.prior.floor(key)
         self._message(message, segment)
         if self.message_max_time > stream_times.get(key, -1):
             stream_times[key] = self.message_max_time
@@ -135,6 +149,10 @@ class Tally:
             previous = self.sightings.setdefault(event_id, place)
         return previous == place
 
+    def ask(self, key: tuple[str, int], event_id: str) -> None:
+        """Note an id the window cannot vouch for: the plan is made again once seen_events was asked."""
+        self.lookups.setdefault(key, []).append(event_id)
+
     def _reject(self, segment: Segment, letter: DeadLetter) -> None:
         segment.rejected += 1
         self.stats.rejected += 1
@@ -165,6 +183,7 @@ class Tally:
         partition, offset, topic = message.partition, message.offset, message.topic
         now_s, latest, lateness, arrival = self.now_s, self.latest_ms, self.lateness_ms, self.arrival_time
         first_here = self._first_here
+        floor, asking = self.floor, self.asking
         volume, lineage = self.cells.volume, self.cells.lineage
         seen_ids, seen_indexes = self.seen_id, self.seen_index
         plain = data_created_is_plain
@@ -180,13 +199,15 @@ class Tally:
                     self._reject_event(message, segment, index if batched else None, e, exc)
                     continue
             event_id = ids[index]
+            t = e["event_time"]
+            if t <= floor and asking and event_id not in found:
+                self.ask((topic, partition), event_id)
             if not first_here(event_id, (partition, offset, index, now_s), found):
                 duplicates += 1
                 continue
             seen_ids.append(event_id)
             seen_indexes.append(index)
             counted += 1
-            t = e["event_time"]
             day = t // _MS_PER_DAY
             late = 1 if arrival is not None and arrival - t > lateness else 0
             late_total += late
@@ -250,6 +271,8 @@ class Tally:
             event_id = e["event_id"].lower()
             found = self._found([event_id])
         partition, offset = message.partition, message.offset
+        if e["event_time"] <= self.floor and self.asking and event_id not in found:
+            self.ask((message.topic, partition), event_id)
         if not self._first_here(event_id, (partition, offset, index or 0, self.now_s), found):
             segment.duplicates += 1
             self.stats.duplicates += 1
@@ -300,4 +323,5 @@ class Tally:
             dict(self.stream_times),
             self.sightings,
             self.now_s,
+            self.lookups,
         )

@@ -14,6 +14,7 @@ dictionary miss. Syntax: comma-separated ``name=action``:
     ambiguous_ack=rate:0.1         raise a timeout after a successful insert, on 10% of writes
     sink_down=for:20               every write fails as unavailable for 20 s from the first hit
     clock_offset=3600              the worker's clock runs this many seconds ahead
+    before_insert=pause:25@3       at the 3rd write, pause 25 s after the overlap check, before the inserts
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import math
 import os
 import random
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -40,6 +42,7 @@ POINTS: dict[str, str] = {
     "ambiguous_ack": "rate:",
     "sink_down": "for:",
     "clock_offset": "",
+    "before_insert": "pause:",
 }
 
 
@@ -63,12 +66,21 @@ def _check_action(name: str, action: str) -> None:
             ok = 0.0 <= float(value) <= 1.0
         elif prefix == "for:":
             ok = float(value) >= 0.0
+        elif prefix == "pause:":
+            seconds, at, nth = value.partition("@")
+            ok = float(seconds) >= 0.0 and bool(at) and int(nth) >= 1
         else:
             ok = math.isfinite(float(value))
     except ValueError:
         ok = False
     if not ok:
-        ranges = {"kill@": "an integer >= 1", "rate:": "a probability 0..1", "for:": "seconds >= 0", "": "seconds"}
+        ranges = {
+            "kill@": "an integer >= 1",
+            "rate:": "a probability 0..1",
+            "for:": "seconds >= 0",
+            "pause:": "SECONDS@N (pause at the Nth hit)",
+            "": "seconds",
+        }
         raise FailpointSpecError(f"{name}={action!r}: after {prefix!r} expected {ranges[prefix]}")
 
 
@@ -126,6 +138,17 @@ class Failpoints:
                 threading.Timer(0.002, os.kill, (os.getpid(), signal.SIGKILL)).start()
             else:
                 os.kill(os.getpid(), signal.SIGKILL)
+
+    def pause(self, name: str) -> None:
+        """Sleep here at the Nth hit if the spec says ``pause:SECONDS@N`` (a window another writer can use)."""
+        action = self.spec.get(name)
+        if action is None or not action.startswith("pause:"):
+            return
+        seconds, _, nth = action[6:].partition("@")
+        if self._count(name) == int(nth):
+            self._inject(name)
+            print(f"failpoint {name}: pausing {seconds} s", file=sys.stderr, flush=True)  # the fault suite waits for it
+            time.sleep(float(seconds))
 
     def fail_after_success(self, name: str) -> None:
         """Raise an injected timeout after the operation succeeded (an ambiguous acknowledgement)."""

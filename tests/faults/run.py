@@ -31,6 +31,7 @@ SCENARIOS: dict[str, Callable[[Path], Result]] = {
     "poison": scenarios.poison,
     "late": scenarios.late,
     "rebalance": scenarios.rebalance,
+    "zombie": scenarios.zombie,
     "replay": scenarios.replay,
 }
 

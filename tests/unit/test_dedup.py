@@ -7,7 +7,7 @@ import uuid
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zettaledger.streams.dedup import DedupWindow, Sighting, uuid_halves
+from zettaledger.streams.dedup import DedupWindow, uuid_halves
 
 
 def sight(window: DedupWindow, event_id: str, partition: int, offset: int, index: int = 0, now_s: int = 0) -> bool:
@@ -29,7 +29,7 @@ def test_a_resend_at_another_offset_is_a_duplicate() -> None:
 
 def test_the_same_message_replayed_after_a_restart_is_counted_again() -> None:
     window = DedupWindow(horizon_s=3600, max_ids=10)
-    window.load([("e1", Sighting(0, 5, 3, 100))])
+    window.record({"e1": (0, 5, 3, 100)})
     assert sight(window, "e1", partition=0, offset=5, index=3, now_s=150)
     assert not sight(window, "e1", partition=0, offset=5, index=4, now_s=150)
 
@@ -151,3 +151,22 @@ def test_a_batch_of_ids_converts_like_each_id_alone_even_when_some_are_malformed
         alone = [uuid_halves([i]) for i in ids]
         assert hi.tolist() == [h[0] for h, _ in alone] and lo.tolist() == [low[0] for _, low in alone]
     assert uuid_halves([good[0].upper()])[0][0] == uuid_halves([good[0]])[0][0]
+
+
+def test_ids_forgotten_by_count_report_the_stream_time_they_reached() -> None:
+    window = DedupWindow(horizon_s=3600, max_ids=32, seal_size=4)
+    reported: dict[object, int] = {}
+    for i in range(40):
+        window.record({f"00000000-0000-4000-8000-{i:012x}": (0, i, 0, 100)}, {("t", 0): 1000 + i})
+        for key, t in window.expire(100).items():
+            reported[key] = max(reported.get(key, -1), t)
+    assert len(window) <= 33
+    # the oldest ids went, and with them the promise for event times up to their flushes' stream time
+    assert 1000 + 40 - len(window) - 1 <= reported[("t", 0)] < 1000 + 40
+    assert window.find(["00000000-0000-4000-8000-000000000000"]) == {}
+
+
+def test_ids_forgotten_by_age_report_nothing() -> None:
+    window = DedupWindow(horizon_s=60, max_ids=10)
+    window.record({"00000000-0000-4000-8000-000000000001": (0, 1, 0, 0)}, {("t", 0): 5})
+    assert window.expire(10_000) == {}  # past the horizon a resend counts again wherever it is looked up

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import pytest
@@ -16,7 +16,7 @@ from tests.unit.samples import SAMPLES
 from zettaledger.schemas import EventCodec
 from zettaledger.sinks.client import SinkError, SinkUnavailable
 from zettaledger.sinks.ledger import COLUMN_NAMES, Flush
-from zettaledger.sinks.writer import LedgerConflict, SeenEvent
+from zettaledger.sinks.writer import LedgerConflict
 from zettaledger.streams.accountant import Accountant, DeadLetter, Message
 from zettaledger.streams.dedup import DedupWindow
 from zettaledger.streams.flush import DeadLetterError, Flusher, slices
@@ -66,10 +66,24 @@ class MemoryLedger:
         return {p: o for (t, p), o in self.held().items() if t == topic}
 
     def stream_times(self, topic: str) -> dict[int, int]:
-        return {}
+        times: dict[int, int] = {}
+        for flush in self.flushes:
+            for row in flush.rows:
+                r: dict[str, Any] = dict(zip(COLUMN_NAMES, row, strict=True))
+                if r["kind"] == "segment" and r["topic"] == topic:
+                    times[int(r["kafka_partition"])] = max(times.get(int(r["kafka_partition"]), -1), int(r["event_time_ms"]))
+        return times
 
-    def seen_since(self, topic: str, since_s: int) -> Iterator[SeenEvent]:
-        return iter(())
+    def sightings(self, topic: str, ids: dict[int, list[str]], since_s: int) -> dict[str, tuple[int, int, int, int]]:
+        self.log.append(f"lookup {sum(map(len, ids.values()))}")
+        found: dict[str, tuple[int, int, int, int]] = {}
+        for flush in self.flushes:
+            if flush.seen:
+                topics, partitions, event_ids, offsets, indexes, seen_at = flush.seen
+                for t, p, e, o, i, s in zip(topics, partitions, event_ids, offsets, indexes, seen_at, strict=True):
+                    if t == topic and e in ids.get(p, ()) and s >= since_s:
+                        found.setdefault(e, (p, o, i, s))
+        return found
 
     def counted(self, column: str = "bytes") -> int:
         rows: list[dict[str, Any]] = [
@@ -99,8 +113,23 @@ async def _no_sleep(_: float) -> None:
     await asyncio.sleep(0)
 
 
-def flusher(ledger: MemoryLedger, dead: MemoryDeadLetters | None = None, flush_max_bytes: int = 1 << 20) -> Flusher:
-    accountant = Accountant(CODEC, DedupWindow(86_400, 1_000_000), clock_ms=lambda: NOW_MS)
+def flusher(
+    ledger: MemoryLedger,
+    dead: MemoryDeadLetters | None = None,
+    flush_max_bytes: int = 1 << 20,
+    window: DedupWindow | None = None,
+    restarted: bool = False,
+) -> Flusher:
+    """A flusher on ``ledger``; ``restarted``: its accountant resumes from the ledger as ``startup`` does."""
+    stream_times = {(TOPIC, p): t for p, t in ledger.stream_times(TOPIC).items()} if restarted else {}
+    accountant = Accountant(
+        CODEC,
+        window if window is not None else DedupWindow(86_400, 1_000_000),
+        {(TOPIC, p): o for p, o in ledger.watermarks(TOPIC).items()} if restarted else None,
+        clock_ms=lambda: NOW_MS,
+        stream_times=stream_times,
+        floors=stream_times,
+    )
     blocking: Callable[..., Awaitable[object]] = _now
     return Flusher(
         accountant,
@@ -192,7 +221,8 @@ def test_offsets_another_worker_wrote_are_skipped_and_only_the_rest_is_counted()
     assert ledger.counted() == 96  # 1 + 2 + 3 once, then 40 + 50
     assert zombie.stats.conflicts == 1
     assert zombie.stats.events == 2
-    assert ledger.log[-2:] == ["write [0]", "write [3]"]  # refused, then re-planned from offset 3
+    # refused; then the other worker's events are looked up (this window never saw them) and offset 3 on is planned again
+    assert ledger.log[-3:] == ["write [0]", "lookup 2", "write [3]"]
 
 
 def test_a_conflict_on_a_slice_re_plans_the_next_slice_too() -> None:
@@ -203,16 +233,18 @@ def test_a_conflict_on_a_slice_re_plans_the_next_slice_too() -> None:
     planned: list[tuple[list[int], bool]] = []
     account = zombie.accountant.account
 
-    def spy(messages: Sequence[Message], after: Any = None) -> Any:
+    def spy(messages: Sequence[Message], after: Any = None, known: Any = None) -> Any:
         planned.append(([m.offset for m in messages], after is not None))
-        return account(messages, after=after)
+        return account(messages, after=after, known=known)
 
     zombie.accountant.account = spy  # type: ignore[method-assign]
     run(zombie.flush_take(*take(values)))
     assert ledger.counted() == 1 + 2 + 4 + 8
     assert zombie.stats.conflicts == 1
     # slice 2 was planned on slice 1's first plan, which the conflict replaced: planned again on what was committed
-    assert planned == [([0, 1], False), ([2, 3], True), ([0, 1], False), ([2, 3], False)]
+    assert planned[:2] == [([0, 1], False), ([2, 3], True)]
+    assert ([0, 1], False) in planned[2:]  # re-planned after the conflict
+    assert planned[-1] == ([2, 3], False)  # and slice 2 again, on what was committed
 
 
 def test_dead_letters_are_confirmed_before_the_ledger_write_and_retried_when_the_broker_refuses() -> None:
@@ -235,3 +267,29 @@ def test_a_dead_letter_the_broker_will_never_take_stops_the_flush_before_the_led
     with pytest.raises(DeadLetterError):
         run(f.flush_take(*take([created(-7), created(3)])))
     assert ledger.flushes == [] and f.accountant.written_through(TOPIC, 0) == -1
+
+
+def test_a_resend_of_an_event_counted_before_a_restart_is_found_in_seen_events_and_dropped() -> None:
+    ledger = MemoryLedger()
+    original = str(uuid.uuid4())
+    run(flusher(ledger).flush_take(*take([created(5, original), created(6)])))
+    restarted = flusher(ledger, restarted=True)  # remembers no id: start-up loads none
+    later = SAMPLES["DataCreated"]["event_time"] + 1
+    run(restarted.flush_take(*take([created(5, original), created(7, event_time=later)], first_offset=2)))
+    assert ledger.counted() == 5 + 6 + 7
+    assert restarted.stats.duplicates == 1
+    assert ledger.log[-2:] == ["lookup 1", "write [2]"]  # only the event at or before the stream time was looked up
+    assert restarted.stats.old_event_lookups == 1
+
+
+def test_an_event_older_than_what_the_window_still_holds_is_looked_up_not_counted_twice() -> None:
+    ledger = MemoryLedger()
+    f = flusher(ledger, flush_max_bytes=1, window=DedupWindow(86_400, max_ids=32, seal_size=4))
+    t0 = SAMPLES["DataCreated"]["event_time"]
+    first = str(uuid.uuid4())
+    values = [created(1, first, event_time=t0)] + [created(1, event_time=t0 + i) for i in range(1, 80)]
+    run(f.flush_take(*take(values)))  # the window holds 32 ids: the first ones are forgotten
+    assert f.accountant.floors[(TOPIC, 0)] >= t0  # it says so: events up to there are looked up
+    run(f.flush_take(*take([created(1, first, event_time=t0)], first_offset=80)))  # the first event, resent
+    assert ledger.counted() == 80
+    assert f.stats.duplicates == 1 and f.stats.old_event_lookups == 1

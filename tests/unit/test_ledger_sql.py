@@ -6,13 +6,14 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from tests.unit.samples import SAMPLES, batch_of
 from zettaledger.schemas import EventCodec
 from zettaledger.sinks.client import Client
+from zettaledger.sinks.ledger import Flush
 from zettaledger.sinks.queries import lineage_summary, read_national_accounts
 from zettaledger.sinks.writer import LedgerConflict, LedgerWriter, migrate
 from zettaledger.streams.accountant import Accountant, Message
@@ -52,7 +53,11 @@ def test_a_retried_flush_is_refused_as_already_held_and_sums_stay_exact(
     ((total,),) = w.client.query("SELECT sum(bytes) FROM zl_unit.data_created_by_year").result_rows
     assert total == 4 * (2**63 - 1)
     assert w.watermarks("t") == {0: 3}
-    assert len(list(w.seen_since("t", int(time.time()) - 60))) == 4
+    ids = [m for m in plan.sightings]
+    found = w.sightings("t", {0: ids}, int(time.time()) - 60)
+    assert {e: place[:3] for e, place in found.items()} == {e: place[:3] for e, place in plan.sightings.items()}
+    assert w.sightings("t", {0: ids}, int(time.time()) + 60) == {}  # seen before the horizon: not found
+    assert w.sightings("t", {1: ids}, 0) == {}  # another partition
 
 
 def test_the_national_views_answer_from_the_ledger(open_chdb: Callable[[Path], Client], tmp_path: Path) -> None:
@@ -152,3 +157,56 @@ def test_rollups_are_exact_in_every_state_of_the_projections(open_chdb: Callable
     rollups.rebuild(w.client, "zl_unit")
     assert rollups.check(w.client, "zl_unit") == []
     assert total() == 6 * (2**63 - 1)
+
+
+def test_two_writers_racing_for_the_same_offsets_store_exactly_one(open_chdb: Callable[[Path], Client], tmp_path: Path) -> None:
+    """Both pass the overlap check before either inserts (the window on a shared server): the storage keeps one."""
+    import threading
+
+    from zettaledger.sinks.writer import LedgerWriter
+
+    w = writer(open_chdb, tmp_path)
+    lock = threading.Lock()
+    both_checked = threading.Barrier(2)
+
+    class Racing(LedgerWriter):
+        def check_unheld(self, flush: Flush) -> None:
+            super().check_unheld(flush)
+            both_checked.wait(timeout=30)  # neither inserts before both have checked
+
+    class OneStatementAtATime:
+        def __init__(self, client: Client) -> None:
+            self._client = client
+
+        def __getattr__(self, name: str) -> Any:
+            method = getattr(self._client, name)
+
+            def serialised(*args: Any, **kwargs: Any) -> Any:
+                with lock:
+                    return method(*args, **kwargs)
+
+            return serialised
+
+    client = cast(Client, OneStatementAtATime(w.client))
+    values = [CODEC.encode("DataCreated", event("DataCreated", bytes=b)) for b in (1, 10, 100, 1000)]
+    new_owner = Accountant(CODEC, DedupWindow(3600, 1000)).account([Message("t", 0, i, v) for i, v in enumerate(values)])
+    zombie = Accountant(CODEC, DedupWindow(3600, 1000)).account([Message("t", 0, i, v) for i, v in enumerate(values[:2])])
+    outcomes: dict[str, str] = {}
+
+    def write(name: str, plan_flush: Flush) -> None:
+        try:
+            Racing(client, "zl_unit").write(plan_flush)
+            outcomes[name] = "stored"
+        except LedgerConflict as exc:
+            outcomes[name] = "fenced" if exc.fenced else "refused"
+
+    threads = [threading.Thread(target=write, args=(n, p.flush)) for n, p in (("owner", new_owner), ("zombie", zombie))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(outcomes.values()) == ["fenced", "stored"]  # the same start offset: one insert kept, the other told
+    segments = w.client.query("SELECT offset_from, offset_to FROM zl_unit.ledger WHERE kind = 'segment'").result_rows
+    assert len(segments) == 1
+    ((total,),) = w.client.query("SELECT sum(bytes) FROM zl_unit.data_created_by_year").result_rows
+    assert total == (1111 if segments[0][1] == 3 else 11)  # exactly one writer's counts, never both

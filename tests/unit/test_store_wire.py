@@ -18,7 +18,7 @@ from zettaledger.sinks.host import make_server
 from zettaledger.sinks.ledger import Flush
 from zettaledger.sinks.remote import RemoteLedger
 from zettaledger.sinks.store import WIRE, LedgerStore
-from zettaledger.sinks.writer import LedgerConflict, SeenEvent
+from zettaledger.sinks.writer import LedgerConflict
 
 
 class MemoryStore(LedgerStore):
@@ -45,9 +45,8 @@ class MemoryStore(LedgerStore):
     def stream_times(self, topic: str) -> dict[int, int]:
         return {p: 1000 * o for p, o in self.watermarks(topic).items()}
 
-    def seen_since(self, topic: str, since_s: int) -> Iterator[SeenEvent]:
-        yield SeenEvent(3, "id-1", 7, 0, since_s)
-        yield SeenEvent(3, "id-2", 8, 1, since_s + 1)
+    def sightings(self, topic: str, ids: dict[int, list[str]], since_s: int) -> dict[str, tuple[int, int, int, int]]:
+        return {event_id: (p, 7 + n, n, since_s) for p, wanted in ids.items() for n, event_id in enumerate(wanted)}
 
     def holds(self, marks: dict[tuple[str, int], int]) -> bool:
         return all(self.marks.get(tp, -1) >= o for tp, o in marks.items())
@@ -88,7 +87,7 @@ def test_every_verb_round_trips_through_the_host(host: tuple[str, dict[str, Memo
     assert store.calls == [("setup", (None, 24)), ("setup", ("national", 12)), ("write", flush)]
     assert remote.watermarks("t") == {0: 5}
     assert remote.stream_times("t") == {0: 5000}
-    assert list(remote.seen_since("t", 100)) == [SeenEvent(3, "id-1", 7, 0, 100), SeenEvent(3, "id-2", 8, 1, 101)]
+    assert remote.sightings("t", {3: ["id-1", "id-2"]}, 100) == {"id-1": (3, 7, 0, 100), "id-2": (3, 8, 1, 100)}
     assert remote.holds({("t", 0): 5}) is True
     assert remote.holds({("t", 0): 6}) is False
 
