@@ -236,7 +236,8 @@ class Settings:
                 f"ZL_BATCH_WITHIN_S={self.batch_within_s!r}: must be below ZL_STALL_TIMEOUT_S "
                 f"({self.stall_timeout_s!r}), or waiting for a take would look like a stall"
             )
-        at_least("ZL_DEDUP_HORIZON_HOURS", self.dedup_horizon_hours, 1)
+        if not 1 <= self.dedup_horizon_hours <= 168:
+            out.append(f"ZL_DEDUP_HORIZON_HOURS={self.dedup_horizon_hours!r}: must be 1 to 168 (seen_events keeps a week at most)")
         at_least("ZL_DEDUP_MAX_IDS", self.dedup_max_ids, 1)
         at_least("ZL_LATENESS_HOURS", self.lateness_hours, 0)
         if not 1 <= self.web_port <= 65535:
