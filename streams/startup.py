@@ -10,9 +10,10 @@ import logging
 import time
 
 from zettaledger.schemas.codec import EventCodec
+from zettaledger.schemas.openlineage import MappingRules, OpenLineageDecoder
 from zettaledger.settings import Settings
 from zettaledger.sinks.store import LedgerStore
-from zettaledger.streams.accountant import Accountant
+from zettaledger.streams.accountant import Accountant, OpenLineageRoute
 from zettaledger.streams.dedup import DedupWindow, Sighting
 
 __all__ = ["open_accountant"]
@@ -32,12 +33,16 @@ def open_accountant(store: LedgerStore, settings: Settings, clock_offset_ms: int
         (e.event_id, Sighting(e.kafka_partition, e.offset, e.batch_index, e.seen_at))
         for e in store.seen_since(s.topic_events, since)
     )
-    log.info("ledger open: watermarks %s, %d event ids in the dedup window", marks, len(dedup))
+    # OpenLineage offsets are owned by the ledger too, with segments of their own topic.
+    ol_marks = store.watermarks(s.topic_openlineage)
+    log.info("ledger open: watermarks %s, OpenLineage %s, %d event ids in the dedup window", marks, ol_marks, len(dedup))
+    rules = MappingRules.parse(s.openlineage_rules, s.openlineage_default_region, s.openlineage_copy_jobs)
     return Accountant(
         EventCodec(),
         dedup,
-        {(s.topic_events, p): o for p, o in marks.items()},
+        {(s.topic_events, p): o for p, o in marks.items()} | {(s.topic_openlineage, p): o for p, o in ol_marks.items()},
         clock_ms=lambda: int(time.time() * 1000) + clock_offset_ms,
         stream_times={(s.topic_events, p): t for p, t in stream_times.items()},
         lateness_ms=s.lateness_hours * 3_600_000,
+        openlineage=OpenLineageRoute(s.topic_openlineage, OpenLineageDecoder(rules)),
     )
