@@ -17,10 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
-from zettaledger.sinks.client import wrap
+from zettaledger.sinks.client import Reader, wrap
 from zettaledger.sinks.identifiers import check_identifier, quote_identifier
 from zettaledger.sinks.lineage import resolved_runs
 from zettaledger.sinks.lineage_queries import Edge
@@ -29,10 +28,11 @@ __all__ = ["ClickHouseGraph"]
 
 _CHUNK = 50_000  # ids per IN list: a frontier larger than this is asked in pieces
 _IDS = "dataset_id IN {ids:Array(String)}"
+_REGISTERED_VERSION = "tuple(event_time_ms, kafka_partition, offset_to)"  # as the datasets_current view
 
 
 class ClickHouseGraph:
-    def __init__(self, client: Client, database: str) -> None:
+    def __init__(self, client: Reader, database: str) -> None:
         check_identifier(database)
         self._client = client
         self._db = quote_identifier(database)
@@ -102,7 +102,22 @@ class ClickHouseGraph:
         return {str(i): int(b) for i, b in rows}  # type: ignore[call-overload]
 
     def sources(self, ids: Sequence[str]) -> dict[str, str]:
-        """The source a dataset's bytes were counted under (the one with the most bytes; ties to the first name)."""
+        """The source a dataset's bytes were counted under (the one with the most bytes; ties to the first name);
+        for a dataset with no bytes counted, ``HIGH_QUALITY`` when it is registered as a high-quality dataset,
+        ``REGISTERED`` when it is registered otherwise (absent: unknown)."""
+        found = self._counted_sources(ids)
+        rest = [i for i in ids if i not in found]
+        if rest:
+            rows = self._rows(
+                f"""SELECT dataset_id, if(argMax(toString(quality_grade), {_REGISTERED_VERSION}) = 'HIGH', 'HIGH_QUALITY', 'REGISTERED')
+                    FROM {self._db}.ledger WHERE kind = 'dataset' AND {_IDS} GROUP BY dataset_id""",
+                rest,
+                "lineage registered sources query",
+            )
+            found.update({str(i): str(s) for i, s in rows})
+        return found
+
+    def _counted_sources(self, ids: Sequence[str]) -> dict[str, str]:
         db = self._db
         rows = self._rows(
             f"""SELECT dataset_id, argMax(source, tuple(b, source)) FROM (
