@@ -3,8 +3,8 @@
     python -m bench.lineage [--datasets N] [--reps N]
 
 1. A graph of 1e6 datasets and 5e6 edges written straight into the ledger (INSERT ... SELECT
-   from numbers(), so the materialised views fill the graph tables as the worker's inserts
-   would). Deterministic structure: 10,000 pipeline families of 100 datasets; the first 20
+   from numbers(), so the ledger holds what the worker's inserts
+   would; the graph is read through the ledger's lineage projections). Deterministic structure: 10,000 pipeline families of 100 datasets; the first 20
    of a family are roots (ORIGINAL); every other dataset reads 6 or 7 earlier datasets,
    one of them a root of another family (cross-family lineage), the rest of its own
    family; a family's runs fall in one year (2020 + family % 6); one run in 16 is a COPY.
@@ -80,9 +80,7 @@ def load(client: Client, datasets: int) -> dict[str, float]:
                   WHERE {local} >= {ROOTS_PER_FAMILY})"""
     )
     t2 = time.perf_counter()
-    client.command(f"OPTIMIZE TABLE {DB}.lineage_edges_up FINAL")
-    client.command(f"OPTIMIZE TABLE {DB}.lineage_edges_down FINAL")
-    client.command(f"OPTIMIZE TABLE {DB}.lineage_node_runs FINAL")
+    client.command(f"OPTIMIZE TABLE {DB}.ledger FINAL")  # one part, its projections with it (as after merges)
     client.command(
         f"CREATE TABLE {DB}.naive_edges (parent String, child String, bytes UInt256) ENGINE = MergeTree ORDER BY tuple()"
     )
@@ -92,8 +90,8 @@ def load(client: Client, datasets: int) -> dict[str, float]:
 
 
 def counts(client: Client) -> tuple[int, int]:
-    ((nodes,),) = client.query(f"SELECT count() FROM {DB}.lineage_node_runs").result_rows
-    ((edges,),) = client.query(f"SELECT count() FROM {DB}.lineage_edges_up").result_rows
+    ((nodes,),) = client.query(f"SELECT count() FROM {DB}.ledger WHERE kind = 'run'").result_rows
+    ((edges,),) = client.query(f"SELECT count() FROM {DB}.ledger WHERE kind = 'run_input'").result_rows
     return int(nodes), int(edges)
 
 

@@ -7,6 +7,11 @@ All on this machine's real broker and chDB, in one run, medians of REPS runs:
   d) single    the Zettaledger worker, one event per message
   e) bare      a Faust agent that only counts messages, one event per message: the
                ceiling Faust's per-message machinery sets for b) and d) on this machine
+  f) OpenLineage run events through Kafka and the worker (orjson + the spec compiled once with
+               jsonschema-rs, folded per flush), beside the naive decode: stdlib json + jsonschema
+               per event, in process on the same messages (no Kafka: an upper bound for the naive)
+  g) the lineage graph of bench/lineage.py (1e6 datasets, 5e6 edges; 1e5 with --quick): upstream
+               depth 10 and one year's attribution, p95, beside the naive recursive CTE
 Worker throughput is events / busy time (first batch taken -> last flush written), the
 topic being filled beforehand so producer and worker do not share the 2 cores. The
 workers run with ZL_BATCH_WITHIN_S=0.2 (as in the latency run): the last take of a
@@ -162,6 +167,52 @@ def latency(root: Path, rate_eps: float, seconds: float = 20.0) -> dict[str, Any
     return {"offered_eps": offered, "p50_ms": stats.get("latency_p50_ms"), "p99_ms": stats.get("latency_p99_ms")}
 
 
+def openlineage(root: Path, runs: int) -> dict[str, float]:
+    """f): run events/s of the worker on a filled OpenLineage topic (medians), and the naive decode's events/s."""
+    import json
+
+    import jsonschema
+
+    from tests.faults.lineage import openlineage_messages
+    from zettaledger.schemas.openlineage.decode import spec
+
+    messages = list(openlineage_messages(runs, seed=5))
+    rates = []
+    for rep in range(REPS):
+        sc = Scenario(f"openlineage{rep}", root / f"openlineage{rep}", extra_env={"ZL_BATCH_WITHIN_S": "0.2"})
+        sc.create_topics()
+        from kafka import KafkaProducer
+
+        producer = KafkaProducer(bootstrap_servers=sc.settings.kafka_servers, acks="all", linger_ms=20, batch_size=1 << 20)
+        for key, value in messages:
+            producer.send(sc.settings.topic_openlineage, key=key, value=value)
+        producer.flush()
+        producer.close()
+        stats = sc.run_until_caught_up(timeout_s=900).stats()
+        rates.append(stats["events"] / max(stats["busy_seconds"], 1e-9))
+    validator = jsonschema.Draft202012Validator(spec(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    sample = [v for _, v in messages[:2000]]
+    t = time.perf_counter()
+    for value in sample:
+        validator.validate(json.loads(value))
+    naive_eps = len(sample) / (time.perf_counter() - t)
+    return {"eps": median(rates), "naive_eps": naive_eps, "events": len(messages)}
+
+
+def lineage_graph(datasets: int, reps: int) -> dict[str, Any]:
+    """g): bench/lineage.py's graph in a chDB of its own."""
+    from bench import lineage
+    from zettaledger.sinks.client import connect
+
+    with tempfile.TemporaryDirectory(prefix="zl-bench-lineage-") as tmp:
+        client = connect(f"chdb://{Path(tmp) / 'chdb'}")
+        try:
+            lineage.load(client, datasets)
+            return lineage.graph_bench(client, datasets, reps)
+        finally:
+            client.close()
+
+
 def main(quick: bool = False) -> int:
     global REPS
     n_c, n_d, n_b, n_a = (300_000, 100_000, 50_000, 300_000) if not quick else (50_000, 20_000, 10_000, 50_000)
@@ -199,6 +250,16 @@ def main(quick: bool = False) -> int:
         steps = ", ".join(f"{mb:.0f} MB after {share}" for share, mb in long.along.items())
         print(f"   RSS along the long stream: {steps}")
         print(f"ratios: c/b = {c.eps / b['eps']:.1f}, c/a = {c.eps / a:.2f}, d/b = {d.eps / b['eps']:.1f}")
+        n_ol = 20_000 if quick else 60_000
+        print(f"f) OpenLineage run events through Kafka and the worker, {n_ol:,} runs x {REPS}")
+        f = openlineage(root, n_ol // 3)
+        print(
+            f"   {f['eps']:,.0f} run events/s ({f['events']:,} events); naive json + jsonschema {f['naive_eps']:,.0f}/s in process"
+        )
+        size = 100_000 if quick else 1_000_000
+        print(f"g) lineage graph, {size:,} datasets, {5 * size:,} edges")
+        g = lineage_graph(size, 5 if quick else 20)
+        print(f"   {g}")
         print("query side: the national report on a ledger of generated events")
         from bench.queries import query_p95_ms
 
@@ -215,7 +276,9 @@ def main(quick: bool = False) -> int:
         print(
             f"BENCH batched_eps={c.eps:.0f} single_eps={d.eps:.0f} naive_eps={b['eps']:.0f} limit_eps={a:.0f} "
             f"query_p95_ms={q:.1f} rss_mb={c.rss_mb:.0f} single_over_bare={d.eps / e['eps']:.2f} "
-            f"startup_s={h.startup_s:.1f} resend_horizon_h={h.horizon_proven_h}"
+            f"startup_s={h.startup_s:.1f} resend_horizon_h={h.horizon_proven_h} "
+            f"lineage_upstream_p95_ms={g['lineage_upstream_p95_ms']} lineage_roots_p95_ms={g['lineage_roots_p95_ms']} "
+            f"openlineage_eps={f['eps']:.0f} naive_openlineage_eps={f['naive_eps']:.0f}"
         )
     finally:
         harness.cleanup_all()

@@ -118,6 +118,7 @@ class Scenario:
             "ZL_KAFKA_BOOTSTRAP": f"127.0.0.1:{KAFKA_PORT}",
             "ZL_TOPIC_EVENTS": f"faults.{self.name}.{self.tag}",
             "ZL_TOPIC_DEAD_LETTER": f"faults.{self.name}.{self.tag}.dlq",
+            "ZL_TOPIC_OPENLINEAGE": f"faults.{self.name}.{self.tag}.openlineage",
             "ZL_APP_ID": f"faults-{self.name}-{self.tag}",
             "ZL_CLICKHOUSE_URL": f"chdb://{self.root / 'chdb'}",
             "ZL_CLICKHOUSE_DATABASE": f"f_{self.name}_{self.tag}",

@@ -19,7 +19,7 @@ from zettaledger.producers.apportion import split_exact
 from zettaledger.producers.catalog import REGION_CODES, REGION_CUM, Catalog
 from zettaledger.producers.plan import Period, token_days
 from zettaledger.producers.timeline import DAY_MS, ms, sorted_times, utc_day
-from zettaledger.schemas.models import CollectionRun, DataCreated, DatasetRegistered, Source, TokenUsage
+from zettaledger.schemas.models import CollectionRun, DataCreated, DatasetRegistered, Derivation, Source, TokenUsage
 
 __all__ = ["collection_runs", "data_created", "registrations", "token_usage"]
 
@@ -87,6 +87,7 @@ def data_created(
     rand, bits = rng.random, rng.getrandbits
     orgs = _ORGANIZATIONS[source]
     pick = _dataset_picker(catalog, source, rng)
+    copies = seed_table.REPLICATED_PER_MILLE.get(source, 0)
     for period in periods:
         n = period.events
         times = sorted_times(rng, n, period.start_ms, period.span_ms)
@@ -96,8 +97,12 @@ def data_created(
         record_parts = split_exact(period.amounts[1], weights)
         for t, region, b, r in zip(times, regions, byte_parts, record_parts, strict=True):
             dataset_id, parents = pick(t)
+            id_bits = bits(128)
+            # ASSUMPTION (not a published figure): a share of derived data is a replica of its parent. Drawn from
+            # the id's bits, so the random stream, and with it every other figure, is what it was without it.
+            copy = bool(parents) and (id_bits >> 96) % 1000 < copies
             yield DataCreated(
-                event_id=_event_id(bits(128)),
+                event_id=_event_id(id_bits),
                 event_time=t,
                 producer_id=producer_id,
                 source=source,
@@ -107,6 +112,7 @@ def data_created(
                 bytes=b,
                 records=r,
                 parent_dataset_ids=parents,
+                derivation=Derivation.COPY if copy else None,
             )
 
 

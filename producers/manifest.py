@@ -84,7 +84,12 @@ class Manifest:
                 }
                 for pid, t in self.collection.items()
             },
-            "lineage": {"edges": self.lineage_edges, "sha256": self.lineage_sha256},
+            "lineage": {
+                "edges": self.lineage_edges,
+                "sha256": self.lineage_sha256,
+                # An assumption of the generator, not a published figure (producers/seed.py).
+                "replicated_per_mille": {str(s): n for s, n in seed_table.REPLICATED_PER_MILLE.items()},
+            },
             "events": {"by_type": dict(self.events_by_type), "total": self.total_events},
         }
 

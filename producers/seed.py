@@ -191,6 +191,13 @@ TRAINING_REGISTERED_BYTES: Final = 240 * PB
 INFERENCE_DATASETS: Final = 2_000
 INFERENCE_REGISTERED_BYTES: Final = 60 * PB
 
+# ASSUMPTION, not a published figure: the share (per mille of events) of derived DataCreated events that
+# are replicas (derivation COPY) of their parent: training sets copied to training clusters, inference
+# outputs mirrored across serving sites. No statistic splits unique from replicated data yet; this only
+# gives the lineage accounts' unique / derived / replicated split something to show, and every published
+# total stays exact (derivation changes no byte). The report flags it from the manifest.
+REPLICATED_PER_MILLE: Final = MappingProxyType({Source.TRAINING: 100, Source.INFERENCE: 100})
+
 
 # --- Robotic / embodied data collection (all runs in 2025) --------------------------
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,13 @@ def topic_specs(settings: Settings) -> list[NewTopic]:
             settings.topic_replication,
             topic_configs={"max.message.bytes": str(8 * 1024 * 1024)},
         ),
+        # OpenLineage JSON as the openlineage-python KafkaTransport sends it; Spark events reach hundreds of kB.
+        NewTopic(
+            settings.topic_openlineage,
+            settings.topic_partitions,
+            settings.topic_replication,
+            topic_configs={"max.message.bytes": str(8 * 1024 * 1024)},
+        ),
         # Dead letters are kept for 30 days: long enough to inspect, fix and replay.
         NewTopic(
             settings.topic_dead_letter,

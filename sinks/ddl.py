@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from zettaledger.sinks.engines import on_cluster, table_engine
 from zettaledger.sinks.identifiers import quote_identifier
 from zettaledger.sinks.ledger import COLUMNS, SEEN_COLUMNS, LedgerColumn
+from zettaledger.sinks.lineage import lineage_statements
 from zettaledger.sinks.rollups import legacy_rollup_statements, projection_statements
 from zettaledger.sinks.vintages import reporters_statement, vintage_statements
 
@@ -113,6 +114,11 @@ SETTINGS non_replicated_deduplication_window = 10000"""
             7,
             "ledger: derivation on volume rows (original, derived, copy), so derived bytes count once per event",
             (f"ALTER TABLE {db}.ledger{on} ADD COLUMN IF NOT EXISTS `derivation` LowCardinality(String) DEFAULT ''",),
+        ),
+        Migration(
+            8,
+            "lineage: OpenLineage runs and native dataset bytes in the ledger, the graph as projections of it, the accounts",
+            lineage_statements(database, cluster),
         ),
     ]
 

@@ -29,6 +29,14 @@ class Kind(StrEnum):
     COLLECTION = "collection"  # CollectionRun captures by (day, pipeline, region)
     LINEAGE = "lineage"  # one parent -> child edge seen in a flush
     REJECTED = "rejected"  # dead-lettered events by (kind, field, reason)
+    # OpenLineage (migration 8, sinks/lineage.py): a run and one of its outputs at one moment,
+    # an input that run read, and a dataset named by a DatasetEvent or JobEvent.
+    RUN = "run"
+    RUN_INPUT = "run_input"
+    TOUCH = "touch"
+    # Native DataCreated bytes per dataset (migration 8): the lineage graph's node bytes and the
+    # attribution's seeds and roots, by (dataset, day, source, region, derivation).
+    OUTPUT = "output"
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,13 @@ COLUMNS: tuple[LedgerColumn, ...] = (
     # How a volume cell's bytes came to be: ORIGINAL (no parents), DERIVED (from parents) or COPY
     # (a replica); migration 7 appends it. '' on rows written before it: unclassified.
     LedgerColumn("derivation", _LC, ""),
+    # OpenLineage runs (migration 8 appends them): the run, its status (START ... COMPLETE/FAIL/ABORT;
+    # DATASET/JOB on touch rows), its job, whether the row carries statistics, and SUSPECT_* bits.
+    LedgerColumn("run_id", "String", ""),
+    LedgerColumn("status", _LC, ""),
+    LedgerColumn("job", "String", ""),
+    LedgerColumn("has_stats", "UInt8", 0),
+    LedgerColumn("suspect", "UInt8", 0),
 )
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 

@@ -1,8 +1,8 @@
-"""The lineage graph in ClickHouse: ledger rows for OpenLineage runs, the graph tables fed from them, the accounts.
+"""The lineage graph in ClickHouse: ledger rows for OpenLineage runs and native datasets, two projections, the accounts.
 
 **Rows.** OpenLineage facts are written into the ledger, in the same insert as the
 flush's segment rows, so they are exactly as durable as native figures and covered by
-the same offsets (the ledger owns them). Three new kinds:
+the same offsets (the ledger owns them). Kinds (``sinks.ledger.Kind``):
 
 - ``run``: one run and one of its outputs (``dataset_id``; ``''`` for a run without
   outputs) at one moment: ``status`` (START ... COMPLETE/FAIL/ABORT), statistics
@@ -10,7 +10,9 @@ the same offsets (the ledger owns them). Three new kinds:
   ``region``, ``job``, and the version ``(event_time_ms, kafka_partition, offset_to)``
   of the event it came from;
 - ``run_input``: ``parent_id`` was read by the run that wrote ``dataset_id``;
-- ``touch``: a DatasetEvent (``status='DATASET'``) or JobEvent (``'JOB'``) named the dataset.
+- ``touch``: a DatasetEvent (``status='DATASET'``) or JobEvent (``'JOB'``) named the dataset;
+- ``output``: native DataCreated bytes per (dataset, day, source, region, derivation), the
+  native side of a node (``lineage`` rows, one per parent -> child per flush, are its edges).
 
 **Why the accounts are exact however often a run is sent.** A run is resolved from
 *all* its rows, wherever and however often they were written, by one rule:
@@ -24,96 +26,99 @@ the same offsets (the ledger owns them). Three new kinds:
 
 A resent event adds a row equal to one already there (same version, same values), which
 changes no argMax; a second COMPLETE of a run is the same run again. So nothing is ever
-summed over the events of a run: sums run over distinct (run, output) pairs. Rows are
-written once per offset (the flusher refuses offsets the ledger holds), and a worker
-restarting mid-run needs no state back: the rows of the run's earlier events are in the
-ledger, and the resolution reads them.
+summed over the events of a run: sums run over distinct (run, output) pairs.
 
-**Graph tables** (AggregatingMergeTree and ReplacingMergeTree, fed by materialised views
-on the ledger, checked and rebuilt from it like the rollups): ``lineage_node_runs``
-ordered by (dataset, run) holds the argMax states; ``lineage_edges_up`` ordered by
-(child, parent, run) and ``lineage_edges_down`` ordered by (parent, child, run) hold
-which run read what, so one level of an upstream or downstream walk reads only the
-index ranges of its frontier.
+**Crash safety: projections, not tables fed by materialised views.** The graph is read
+from the ledger itself, through two projections stored inside each ledger part
+(``lineage_by_dataset`` ordered by dataset, ``lineage_by_parent`` ordered by parent), so
+a flush lands with its graph or not at all, as the rollups do (issue 9: a view writes its
+own part after the ledger's, and a ``kill -9`` between the two left it short). A part
+without the projection (written before it, or before ``MATERIALIZE`` reached it) is read
+from its rows: every answer is exact in every state; the projection only makes it fast.
 
-Pure: statements and rows are built here and tested on chDB; nothing is executed here.
+Pure: statements are built here and tested on chDB; nothing is executed here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
+
+from zettaledger.sinks.engines import on_cluster
+from zettaledger.sinks.identifiers import qualified, quote_identifier
+from zettaledger.sinks.ledger import COLUMNS, Kind
 
 __all__ = [
-    "ADDED_COLUMNS",
-    "GRAPH_TABLES",
+    "LINEAGE_PROJECTIONS",
     "LINEAGE_VIEWS",
-    "LineageKind",
-    "drop_graph_statements",
-    "graph_statements",
+    "TERMINAL",
+    "VERSION",
+    "LineageProjection",
     "kind_enum",
     "ledger_columns_statements",
     "lineage_statements",
-    "to_tuple",
+    "resolved_runs",
 ]
 
-
-class LineageKind(StrEnum):
-    """Ledger kinds added for lineage, numbered after the seven of ``sinks.ledger.Kind``."""
-
-    RUN = "run"
-    RUN_INPUT = "run_input"
-    TOUCH = "touch"
-
-
-_EXISTING_KINDS = ("segment", "volume", "tokens", "dataset", "collection", "lineage", "rejected")
+VERSION = "tuple(event_time_ms, kafka_partition, offset_to)"
+TERMINAL = "status IN ('COMPLETE', 'FAIL', 'ABORT')"
+# Appended to the ledger by this migration (the tail of sinks.ledger.COLUMNS).
+_ADDED = ("run_id", "status", "job", "has_stats", "suspect")
 
 
 def kind_enum() -> str:
-    names = (*_EXISTING_KINDS, *(k.value for k in LineageKind))
-    return "Enum8(" + ", ".join(f"'{k}' = {i}" for i, k in enumerate(names, 1)) + ")"
+    return "Enum8(" + ", ".join(f"'{k.value}' = {i}" for i, k in enumerate(Kind, 1)) + ")"
 
 
 @dataclass(frozen=True)
-class AddedColumn:
+class LineageProjection:
+    """A projection of the ledger: ``columns`` ordered by ``order``; declared once, rendered for add/drop/materialise."""
+
     name: str
-    sql_type: str
-    default: object
+    columns: tuple[str, ...]
+    order: tuple[str, ...]
+
+    def add(self, database: str, cluster: str | None = None) -> str:
+        return (
+            f"ALTER TABLE {qualified(database, 'ledger')}{on_cluster(cluster)} ADD PROJECTION IF NOT EXISTS "
+            f"{quote_identifier(self.name)} (SELECT {', '.join(self.columns)} ORDER BY ({', '.join(self.order)}))"
+        )
+
+    def drop(self, database: str, cluster: str | None = None) -> str:
+        return (
+            f"ALTER TABLE {qualified(database, 'ledger')}{on_cluster(cluster)} DROP PROJECTION IF EXISTS "
+            f"{quote_identifier(self.name)}"
+        )
+
+    def materialize(self, database: str, cluster: str | None = None) -> str:
+        return (
+            f"ALTER TABLE {qualified(database, 'ledger')}{on_cluster(cluster)} MATERIALIZE PROJECTION "
+            f"{quote_identifier(self.name)} SETTINGS mutations_sync = 2"
+        )
 
 
-# Appended to sinks.ledger.COLUMNS (in this order). ``derivation`` is already there (migration 7, native volume rows).
-ADDED_COLUMNS: tuple[AddedColumn, ...] = (
-    AddedColumn("run_id", "String", ""),
-    AddedColumn("status", "LowCardinality(String)", ""),
-    AddedColumn("job", "String", ""),
-    AddedColumn("has_stats", "UInt8", 0),
-    AddedColumn("suspect", "UInt8", 0),
+_NODE_COLUMNS = (
+    "kind",
+    "dataset_id",
+    "parent_id",
+    "run_id",
+    "status",
+    "has_stats",
+    "suspect",
+    "bytes",
+    "derivation",
+    "day",
+    "source",
+    "event_time_ms",
+    "kafka_partition",
+    "offset_to",
 )
 
-
-def to_tuple(values: Mapping[str, object], names: Sequence[str], defaults: Mapping[str, object]) -> tuple[object, ...]:
-    """A ledger row in ``names`` order from the values a builder set; the rest take their defaults."""
-    unknown = set(values) - set(names)
-    if unknown:
-        raise ValueError(f"not ledger columns: {sorted(unknown)}")
-    return tuple(values.get(n, defaults[n]) for n in names)
-
-
-def _q(name: str) -> str:
-    if not name.replace("_", "").isalnum():
-        raise ValueError(f"identifier {name!r} may hold only letters, digits and _")
-    return f"`{name}`"
-
-
-def _on(cluster: str | None) -> str:
-    return f" ON CLUSTER {_q(cluster)}" if cluster else ""
-
-
-def _engine(table: str, database: str, cluster: str | None, kind: str) -> str:
-    if cluster is None:
-        return kind
-    return f"Replicated{kind}('/clickhouse/tables/{{shard}}/{database}/{table}', '{{replica}}')"
+LINEAGE_PROJECTIONS: tuple[LineageProjection, ...] = (
+    # Upstream walks, node bytes and run resolution: every row of a dataset, its runs and its inputs together.
+    LineageProjection("lineage_by_dataset", _NODE_COLUMNS, ("dataset_id", "kind", "run_id")),
+    # Downstream walks: the children of a parent.
+    LineageProjection("lineage_by_parent", ("kind", "parent_id", "dataset_id", "run_id"), ("parent_id", "kind", "dataset_id")),
+)
 
 
 def ledger_columns_statements(database: str, cluster: str | None = None) -> tuple[str, ...]:
@@ -125,107 +130,92 @@ def ledger_columns_statements(database: str, cluster: str | None = None) -> tupl
     """
     from zettaledger.sinks.rollups import ROLLUPS
 
-    db, on = _q(database), _on(cluster)
+    db, on = quote_identifier(database), on_cluster(cluster)
     out = [rollup.drop_projection(database, cluster) for rollup in ROLLUPS]
-    out.append(f"ALTER TABLE {db}.ledger{on} MODIFY COLUMN `kind` {kind_enum()}")
-    out += [f"ALTER TABLE {db}.ledger{on} ADD COLUMN IF NOT EXISTS {_q(c.name)} {c.sql_type}" for c in ADDED_COLUMNS]
+    out += [p.drop(database, cluster) for p in LINEAGE_PROJECTIONS]
+    out.append(f"ALTER TABLE {db}.ledger{on} MODIFY COLUMN IF EXISTS `kind` {kind_enum()}")
+    added = {c.name: c for c in COLUMNS if c.name in _ADDED}
+    out += [f"ALTER TABLE {db}.ledger{on} ADD COLUMN IF NOT EXISTS {quote_identifier(n)} {added[n].sql_type}" for n in _ADDED]
     for rollup in ROLLUPS:
         out += [rollup.add_projection(database, cluster), rollup.materialize(database, cluster)]
     return tuple(out)
 
 
-_VERSION = "tuple(event_time_ms, kafka_partition, offset_to)"
-_VERSION_TYPE = "Tuple(Int64, UInt32, UInt64)"
-_TERMINAL = "status IN ('COMPLETE', 'FAIL', 'ABORT')"
+def resolved_runs(db: str, where: str) -> str:
+    """Every (run, output) of the ``run`` rows ``where`` selects, resolved by the rule above: bytes (0 when
+    suspect), records, suspect, status, day, source, region, derivation, job. The one home of the rule."""
+    return f"""
+        SELECT dataset_id, run_id,
+               tupleElement(s, 1) AS raw_bytes, tupleElement(s, 2) AS suspect,
+               if(suspect = 0, raw_bytes, toUInt256(0)) AS bytes,
+               tupleElement(f, 1) AS status, tupleElement(f, 2) AS day, tupleElement(f, 3) AS source,
+               tupleElement(f, 4) AS derivation
+        FROM (SELECT dataset_id, run_id,
+                     argMaxIf(tuple(bytes, suspect), {VERSION}, has_stats = 1) AS s,
+                     argMaxIf(tuple(toString(status), day, toString(source), toString(derivation)), {VERSION}, {TERMINAL}) AS f
+              FROM {db}.ledger WHERE kind = 'run' AND {where} GROUP BY dataset_id, run_id)"""
 
-# name: (columns, engine, ORDER BY, SELECT from the ledger)
-GRAPH_TABLES: dict[str, tuple[str, str, str, str]] = {
-    "lineage_node_runs": (
-        "dataset_id String, run_id String, "
-        f"stats AggregateFunction(argMaxIf, Tuple(UInt256, UInt256, UInt8), {_VERSION_TYPE}, UInt8), "
-        f"final AggregateFunction(argMaxIf, Tuple(String, Date, String, String, String, String), {_VERSION_TYPE}, UInt8), "
-        "first_ms SimpleAggregateFunction(min, Int64), last_ms SimpleAggregateFunction(max, Int64), "
-        "touches SimpleAggregateFunction(groupUniqArrayArray, Array(String))",
-        "AggregatingMergeTree",
-        "dataset_id, run_id",
-        "SELECT dataset_id, run_id, "
-        f"argMaxIfState(tuple(bytes, records, suspect), {_VERSION}, has_stats = 1) AS stats, "
-        f"argMaxIfState(tuple(toString(status), day, toString(source), toString(region), toString(derivation), job), {_VERSION}, {_TERMINAL}) AS final, "
-        "min(event_time_ms) AS first_ms, max(event_time_ms) AS last_ms, groupUniqArray(toString(status)) AS touches "
-        "FROM {db}.ledger WHERE kind IN ('run', 'touch') AND dataset_id != '' GROUP BY dataset_id, run_id",
-    ),
-    "lineage_runs": (
-        "run_id String, job String, "
-        f"final AggregateFunction(argMaxIf, Tuple(String, Date, String, String), {_VERSION_TYPE}, UInt8), "
-        f"latest AggregateFunction(argMax, String, {_VERSION_TYPE}), "
-        "first_ms SimpleAggregateFunction(min, Int64), last_ms SimpleAggregateFunction(max, Int64), "
-        "rows SimpleAggregateFunction(sum, UInt64)",
-        "AggregatingMergeTree",
-        "run_id, job",
-        "SELECT run_id, job, "
-        f"argMaxIfState(tuple(toString(status), day, toString(source), toString(region)), {_VERSION}, {_TERMINAL}) AS final, "
-        f"argMaxState(toString(status), {_VERSION}) AS latest, "
-        "min(event_time_ms) AS first_ms, max(event_time_ms) AS last_ms, toUInt64(count()) AS rows "
-        "FROM {db}.ledger WHERE kind = 'run' GROUP BY run_id, job",
-    ),
-    "lineage_edges_up": (
-        "child String, parent String, run_id String",
-        "ReplacingMergeTree",
-        "child, parent, run_id",
-        "SELECT dataset_id AS child, parent_id AS parent, run_id FROM {db}.ledger WHERE kind = 'run_input'",
-    ),
-    "lineage_edges_down": (
-        "parent String, child String, run_id String",
-        "ReplacingMergeTree",
-        "parent, child, run_id",
-        "SELECT parent_id AS parent, dataset_id AS child, run_id FROM {db}.ledger WHERE kind = 'run_input'",
-    ),
-}
 
-# One row per (run, output) with the run resolved: statistics, final status, day, source, region, derivation.
-_RUN_OUTPUTS = """
+# The same rule with every column, for the views (they read the ledger's ``run`` range).
+_RUN_OUTPUTS = f"""
     SELECT dataset_id, run_id,
            tupleElement(s, 1) AS bytes, tupleElement(s, 2) AS records, tupleElement(s, 3) AS suspect,
            tupleElement(f, 1) AS status, tupleElement(f, 2) AS day, tupleElement(f, 3) AS source,
            tupleElement(f, 4) AS region, tupleElement(f, 5) AS derivation, tupleElement(f, 6) AS job,
-           first_ms, last_ms, touches
-    FROM (SELECT dataset_id, run_id, argMaxIfMerge(stats) AS s, argMaxIfMerge(final) AS f,
-                 min(first_ms) AS first_ms, max(last_ms) AS last_ms, groupUniqArrayArray(touches) AS touches
-          FROM {db}.lineage_node_runs GROUP BY dataset_id, run_id)"""
+           first_ms, last_ms
+    FROM (SELECT dataset_id, run_id,
+                 argMaxIf(tuple(bytes, records, suspect), {VERSION}, has_stats = 1) AS s,
+                 argMaxIf(tuple(toString(status), day, toString(source), toString(region), toString(derivation), job),
+                          {VERSION}, {TERMINAL}) AS f,
+                 min(event_time_ms) AS first_ms, max(event_time_ms) AS last_ms
+          FROM {{db}}.ledger WHERE kind = 'run' AND dataset_id != '' GROUP BY dataset_id, run_id)"""
 
 LINEAGE_VIEWS: dict[str, str] = {
     "lineage_run_outputs": _RUN_OUTPUTS,
     # Every OpenLineage run once, with the status it ended in (FAIL and ABORT visible, counting nothing).
-    "openlineage_runs": """
+    "openlineage_runs": f"""
         SELECT run_id, job, if(tupleElement(f, 1) = '', 'OPEN', tupleElement(f, 1)) AS status, latest,
                tupleElement(f, 2) AS day, tupleElement(f, 3) AS source, tupleElement(f, 4) AS region,
                first_ms, last_ms, rows
-        FROM (SELECT run_id, job, argMaxIfMerge(final) AS f, argMaxMerge(latest) AS latest,
-                     min(first_ms) AS first_ms, max(last_ms) AS last_ms, sum(rows) AS rows
-              FROM {db}.lineage_runs GROUP BY run_id, job)""",
-    # Datasets: identity, first and last seen, source and region of their latest counted write, the event kinds.
+        FROM (SELECT run_id, any(job) AS job, argMax(toString(status), {VERSION}) AS latest,
+                     argMaxIf(tuple(toString(status), day, toString(source), toString(region)), {VERSION}, {TERMINAL}) AS f,
+                     min(event_time_ms) AS first_ms, max(event_time_ms) AS last_ms, count() AS rows
+              FROM {{db}}.ledger WHERE kind = 'run' GROUP BY run_id)""",
+    # Datasets: OpenLineage runs and native DataCreated bytes together; first and last seen, the latest source.
     "lineage_datasets": """
         SELECT dataset_id, min(first_ms) AS first_seen_ms, max(last_ms) AS last_seen_ms,
-               argMaxIf(source, last_ms, status = 'COMPLETE') AS source, argMaxIf(region, last_ms, status = 'COMPLETE') AS region,
-               sumIf(bytes, status = 'COMPLETE' AND suspect = 0) AS bytes, countIf(status = 'COMPLETE') AS runs,
-               groupUniqArrayArray(touches) AS event_kinds
-        FROM {db}.lineage_run_outputs GROUP BY dataset_id""",
-    # Edges: parent -> child with the bytes the child received from counted runs that read the parent.
+               argMax(source, last_ms) AS source, sum(bytes) AS bytes, sum(runs) AS runs, sum(native_events) AS native_events
+        FROM (
+            SELECT dataset_id, first_ms, last_ms, source, if(suspect = 0, bytes, toUInt256(0)) AS bytes,
+                   toUInt64(1) AS runs, toUInt64(0) AS native_events
+            FROM {db}.lineage_run_outputs WHERE status = 'COMPLETE'
+            UNION ALL
+            SELECT dataset_id, toInt64(toUnixTimestamp(toDateTime(day))) * 1000, toInt64(toUnixTimestamp(toDateTime(day))) * 1000,
+                   toString(source), bytes, toUInt64(0), events
+            FROM {db}.ledger WHERE kind = 'output'
+            UNION ALL
+            SELECT dataset_id, event_time_ms, event_time_ms, '', toUInt256(0), toUInt64(0), toUInt64(0)
+            FROM {db}.ledger WHERE kind = 'touch'
+        ) GROUP BY dataset_id""",
+    # Edges: parent -> child with the bytes the child received (OpenLineage: counted runs that read the
+    # parent; native: DataCreated events that named it), COPY when every such run copied.
     "lineage_graph_edges": """
-        SELECT e.parent AS parent, e.child AS child, min(o.day) AS first_day, max(o.day) AS last_day,
-               count() AS runs, sum(o.bytes) AS bytes,
-               if(countIf(o.derivation = 'COPY') = count(), 'COPY', 'DERIVED') AS derivation
-        FROM (SELECT DISTINCT child, parent, run_id FROM {db}.lineage_edges_up) AS e
-        INNER JOIN (SELECT dataset_id, run_id, bytes, day, derivation FROM {db}.lineage_run_outputs
-                    WHERE status = 'COMPLETE' AND suspect = 0) AS o
-            ON o.dataset_id = e.child AND o.run_id = e.run_id
-        GROUP BY parent, child""",
+        SELECT parent, child, min(day) AS first_day, max(day) AS last_day, sum(n) AS runs_or_events, sum(b) AS bytes,
+               if(countIf(d = 'COPY') = count(), 'COPY', 'DERIVED') AS derivation
+        FROM (
+            SELECT e.parent_id AS parent, e.dataset_id AS child, o.day AS day, toUInt64(1) AS n, o.bytes AS b, o.derivation AS d
+            FROM (SELECT DISTINCT parent_id, dataset_id, run_id FROM {db}.ledger WHERE kind = 'run_input') AS e
+            INNER JOIN (SELECT * FROM {db}.lineage_run_outputs WHERE status = 'COMPLETE') AS o
+                ON o.dataset_id = e.dataset_id AND o.run_id = e.run_id
+            UNION ALL
+            SELECT parent_id, dataset_id, day, events, bytes, 'DERIVED' FROM {db}.ledger WHERE kind = 'lineage'
+        ) GROUP BY parent, child""",
     # Statistics that were not counted because they look wrong (size < rowCount, rowCount without size).
     "lineage_suspect": """
         SELECT dataset_id, run_id, job, day, bytes, records, suspect
         FROM {db}.lineage_run_outputs WHERE status = 'COMPLETE' AND suspect != 0""",
     # The accounts: per year x source x region, unique (ORIGINAL), derived, replicated (COPY) bytes;
-    # net new = unique + derived; gross = all three (+ rows written before derivation was recorded);
+    # net new = unique + derived; gross = all (+ rows written before derivation was recorded);
     # replication ratio = replicated / net new. Native DataCreated volume and OpenLineage runs together.
     "lineage_accounts": """
         SELECT year, source, region,
@@ -246,37 +236,30 @@ LINEAGE_VIEWS: dict[str, str] = {
             FROM {db}.lineage_run_outputs WHERE status = 'COMPLETE'
         )
         GROUP BY year, source, region""",
+    # The direct parents of each year's derived and copied bytes (one step of the attribution; ``zl lineage
+    # roots`` follows them through every level to the roots, exactly, with largest-remainder shares).
+    "lineage_roots": """
+        SELECT toYear(o.day) AS year, o.source AS source, e.parent AS parent, o.dataset_id AS child, o.bytes AS child_bytes
+        FROM (
+            SELECT dataset_id, day, source, bytes FROM {db}.lineage_run_outputs
+            WHERE status = 'COMPLETE' AND suspect = 0 AND derivation IN ('DERIVED', 'COPY')
+            UNION ALL
+            SELECT dataset_id, day, toString(source), bytes FROM {db}.ledger WHERE kind = 'output' AND derivation IN ('DERIVED', 'COPY')
+        ) AS o
+        INNER JOIN (SELECT DISTINCT parent_id AS parent, dataset_id AS child FROM {db}.ledger WHERE kind IN ('run_input', 'lineage')) AS e
+            ON e.child = o.dataset_id""",
 }
 
 
-def graph_statements(database: str, cluster: str | None = None) -> tuple[str, ...]:
-    """Graph tables, backfilled from the ledger, then the views that keep them current, then the read views.
-
-    Like the rollups: run before any worker writes; TRUNCATE then INSERT so a step run again rebuilds."""
-    db, on = _q(database), _on(cluster)
-    out: list[str] = []
-    for name, (columns, engine, order, select) in GRAPH_TABLES.items():
-        out.append(
-            f"CREATE TABLE IF NOT EXISTS {db}.{_q(name)}{on} ({columns}) "
-            f"ENGINE = {_engine(name, database, cluster, engine)} ORDER BY ({order})"
-        )
-        out.append(f"TRUNCATE TABLE IF EXISTS {db}.{_q(name)}{on}")
-        out.append(f"INSERT INTO {db}.{_q(name)} {select.format(db=db)}")
-        out.append(
-            f"CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.{_q('mv_' + name)}{on} TO {db}.{_q(name)} AS {select.format(db=db)}"
-        )
-    for view, sql in LINEAGE_VIEWS.items():
-        out.append(f"CREATE OR REPLACE VIEW {db}.{_q(view)}{on} AS {sql.format(db=db).strip()}")
-    return tuple(out)
-
-
-def drop_graph_statements(database: str, cluster: str | None = None) -> tuple[str, ...]:
-    """Drop the graph's materialised views (so a rebuild starts clean); the tables are rebuilt by ``graph_statements``."""
-    db, on = _q(database), _on(cluster)
-    return tuple(f"DROP VIEW IF EXISTS {db}.{_q('mv_' + name)}{on}" for name in GRAPH_TABLES)
-
-
 def lineage_statements(database: str, cluster: str | None = None) -> tuple[str, ...]:
-    """Migration 4 ("lineage: OpenLineage runs, the graph and its accounts"): the ledger's new kinds and
-    columns, then the graph tables and views."""
-    return (*ledger_columns_statements(database, cluster), *graph_statements(database, cluster))
+    """Migration 8: the ledger's new kinds and columns, the graph's projections (materialised over the parts
+    already there), then the views. Every statement is idempotent, so a step interrupted half-way runs again."""
+    db, on = quote_identifier(database), on_cluster(cluster)
+    out = list(ledger_columns_statements(database, cluster))
+    for p in LINEAGE_PROJECTIONS:
+        out += [p.add(database, cluster), p.materialize(database, cluster)]
+    out += [
+        f"CREATE OR REPLACE VIEW {db}.{quote_identifier(v)}{on} AS {sql.format(db=db).strip()}"
+        for v, sql in LINEAGE_VIEWS.items()
+    ]
+    return tuple(out)

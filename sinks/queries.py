@@ -10,7 +10,15 @@ from typing import Any
 from zettaledger.sinks.client import Reader
 from zettaledger.sinks.identifiers import quote_identifier
 
-__all__ = ["CollectionFigures", "LineageSummary", "NationalAccounts", "lineage_summary", "read_national_accounts"]
+__all__ = [
+    "CollectionFigures",
+    "LineageAccounts",
+    "LineageSummary",
+    "NationalAccounts",
+    "lineage_summary",
+    "read_lineage_accounts",
+    "read_national_accounts",
+]
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,29 @@ class LineageSummary:
 
 
 @dataclass(frozen=True)
+class LineageAccounts:
+    """One year's lineage accounts (the ``lineage_accounts`` view summed over sources and regions), and where
+    that year's AI inference data comes from (``zl lineage roots --source INFERENCE``, by root source)."""
+
+    year: int
+    unique: int  # ORIGINAL: created or captured
+    derived: int  # DERIVED: computed from parents, new information
+    replicated: int  # COPY: the same information again
+    unclassified: int  # written before derivation was recorded
+    inference_roots: tuple[tuple[str, int], ...] = ()  # (root source, bytes), largest first
+    inference_bytes: int = 0  # what was attributed: the sum of inference_roots plus unresolved
+    partial: bool = False
+
+    @property
+    def net_new(self) -> int:
+        return self.unique + self.derived
+
+    @property
+    def gross(self) -> int:
+        return self.unique + self.derived + self.replicated + self.unclassified
+
+
+@dataclass(frozen=True)
 class NationalAccounts:
     created: dict[tuple[int, str], tuple[int, int]]  # (year, source) -> (bytes, records)
     tokens_by_day: dict[dt.date, int]
@@ -46,6 +77,7 @@ class NationalAccounts:
     dead_lettered: int
     flushes: int = 0
     rejections: dict[str, int] = field(default_factory=dict)
+    lineage_accounts: LineageAccounts | None = None  # None: no classified bytes (the section is not printed)
 
     def created_total(self, year: int) -> int:
         return sum(b for (y, _), (b, _) in self.created.items() if y == year)
@@ -129,4 +161,32 @@ def read_national_accounts(client: Reader, database: str) -> NationalAccounts:
         dead_lettered=int(rejected),
         flushes=int(flushes),
         rejections=rejections,
+        lineage_accounts=read_lineage_accounts(client, database),
+    )
+
+
+def read_lineage_accounts(client: Reader, database: str) -> LineageAccounts | None:
+    """The latest year with classified bytes, or None when the ledger has none (as before lineage was counted)."""
+    from zettaledger.sinks.lineage_graph import ClickHouseGraph
+    from zettaledger.sinks.lineage_queries import attribute
+
+    db = quote_identifier(database)
+    rows = client.query(
+        f"""SELECT year, sum(unique_bytes), sum(derived_bytes), sum(replicated_bytes), sum(unclassified_bytes)
+            FROM {db}.lineage_accounts GROUP BY year
+            HAVING sum(unique_bytes) + sum(derived_bytes) + sum(replicated_bytes) > 0 ORDER BY year DESC LIMIT 1"""
+    ).result_rows
+    if not rows:
+        return None
+    year, unique, derived, replicated, unclassified = (int(v) for v in rows[0])
+    roots = attribute(ClickHouseGraph(client, database), year, "INFERENCE")
+    return LineageAccounts(
+        year,
+        unique,
+        derived,
+        replicated,
+        unclassified,
+        tuple(roots.by_source().items()),
+        roots.total_bytes,
+        roots.partial,
     )

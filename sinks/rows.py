@@ -15,6 +15,7 @@ from zettaledger.sinks.ledger import COLUMNS, Kind
 __all__ = [
     "CollectionKey",
     "EdgeKey",
+    "OutputKey",
     "RejectionKey",
     "Row",
     "TokensKey",
@@ -33,6 +34,7 @@ TokensKey = tuple[int, str, str, str, int]  # day, model, provider, region, adju
 # day, pipeline_id, region, adjustment -> [events, attempted_captures, usable_captures, attempted_bytes, usable_bytes]
 CollectionKey = tuple[int, str, str, int]
 EdgeKey = tuple[str, str]  # parent_id, dataset_id -> [events, bytes, earliest day]
+OutputKey = tuple[str, int, str, str, str]  # dataset_id, day, source, region, derivation -> [events, bytes, records]
 RejectionKey = tuple[str, str]  # event type, "error: field" -> events
 
 _INDEX = {c.name: i for i, c in enumerate(COLUMNS)}
@@ -54,8 +56,9 @@ def cell_rows(
     collection: Mapping[CollectionKey, Sequence[int]],
     lineage: Mapping[EdgeKey, Sequence[int]],
     rejections: Mapping[RejectionKey, int],
+    outputs: Mapping[OutputKey, Sequence[int]] | None = None,
 ) -> list[Row]:
-    """One row per cell: volume, tokens, collection, lineage, then rejected, in that order."""
+    """One row per cell: volume, tokens, collection, lineage, rejected, then outputs, in that order."""
     rows = [
         row(
             Kind.VOLUME,
@@ -105,6 +108,10 @@ def cell_rows(
         for (parent, child), (n, b, day) in lineage.items()
     ]
     rows += [row(Kind.REJECTED, source=event_type, reason=reason, events=n) for (event_type, reason), n in rejections.items()]
+    rows += [
+        row(Kind.OUTPUT, dataset_id=ds, day=day, source=source, region=region, derivation=d, events=n, bytes=b, records=r)
+        for (ds, day, source, region, d), (n, b, r) in (outputs or {}).items()
+    ]
     return rows
 
 

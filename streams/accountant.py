@@ -35,9 +35,9 @@ from zettaledger.streams.dead_letters import DeadLetter
 from zettaledger.streams.dedup import DedupWindow, Place
 from zettaledger.streams.message import Message
 from zettaledger.streams.plan import FlushPlan, TallyStats
-from zettaledger.streams.tally import Tally
+from zettaledger.streams.tally import OpenLineageRoute, Tally
 
-__all__ = ["Accountant", "DeadLetter", "FlushPlan", "Message", "TallyStats"]
+__all__ = ["Accountant", "DeadLetter", "FlushPlan", "Message", "OpenLineageRoute", "TallyStats"]
 
 
 class Accountant:
@@ -52,7 +52,9 @@ class Accountant:
         stream_times: dict[tuple[str, int], int] | None = None,
         lateness_ms: int = 48 * 3_600_000,
         floors: dict[tuple[str, int], int] | None = None,
+        openlineage: OpenLineageRoute | None = None,
     ) -> None:
+        self._openlineage = openlineage  # the OpenLineage topic and its decoder, when one is consumed
         self._codec = codec
         self._dedup = dedup
         self._watermarks: dict[tuple[str, int], int] = dict(watermarks or {})
@@ -109,7 +111,7 @@ class Accountant:
         """
         now_ms = self._clock_ms()
         prior = _Prior(self._watermarks, self._stream_times, self._dedup, after, self._floors, known)
-        tally = Tally(self._codec, prior, now_ms // 1000, max_future_ms(now_ms), self._lateness_ms)
+        tally = Tally(self._codec, prior, now_ms // 1000, max_future_ms(now_ms), self._lateness_ms, self._openlineage)
         stats = tally.stats
         for message in messages:
             stats.messages += 1

@@ -15,6 +15,7 @@ from typing import Any
 from zettaledger.sinks.rows import (
     CollectionKey,
     EdgeKey,
+    OutputKey,
     RejectionKey,
     Row,
     TokensKey,
@@ -48,6 +49,8 @@ class Cells:
         self.tokens: dict[TokensKey, list[int]] = {}
         self.collection: dict[CollectionKey, list[int]] = {}
         self.lineage: dict[EdgeKey, list[int]] = {}
+        self.outputs: dict[OutputKey, list[int]] = {}  # DataCreated bytes per dataset: the lineage graph's nodes
+        self.extra: list[Row] = []  # rows planned elsewhere (the OpenLineage fold), written after the cells
         self.datasets: list[Row] = []
         self.segments: dict[tuple[str, int], Segment] = {}
 
@@ -99,8 +102,9 @@ class Cells:
 
     def rows(self, rejections: Mapping[RejectionKey, int], stream_times: Mapping[tuple[str, int], int]) -> list[Row]:
         """The flush's ledger rows: cells, rejections, datasets, then one segment row per partition in order."""
-        rows = cell_rows(self.volume, self.tokens, self.collection, self.lineage, rejections)
+        rows = cell_rows(self.volume, self.tokens, self.collection, self.lineage, rejections, self.outputs)
         rows += self.datasets
+        rows += self.extra
         rows += [
             segment_row(
                 topic, partition, s.first, s.last, stream_times.get((topic, partition), 0), s.events, s.duplicates, s.rejected

@@ -120,8 +120,14 @@ class Ingest:
 
 
 def register_ingest(app: faust.App, settings: Settings, ingest_state: Ingest) -> Any:
+    # One agent over both topics: a take holds messages of either, one flush covers both topics'
+    # offsets in one insert (segments per topic-partition), and the accountant routes by topic.
     events_topic = app.topic(
-        settings.topic_events, key_serializer="raw", value_serializer="raw", partitions=settings.topic_partitions
+        settings.topic_events,
+        settings.topic_openlineage,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.topic_partitions,
     )
     dead_letters = TopicDeadLetters(app, app.topic(settings.topic_dead_letter, key_serializer="raw", value_serializer="raw"))
     faults = ingest_state.failpoints

@@ -12,20 +12,33 @@ own day, flagged as an adjustment; events of one message (a batch) are simultane
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from zettaledger.schemas.codec import EventCodec, SchemaDecodeError
 from zettaledger.schemas.models import BATCH_FIELD, derivation_of
+from zettaledger.schemas.openlineage import OpenLineageDecoder, OpenLineageRejected
 from zettaledger.schemas.validation import EventRejected, check, data_created_is_plain
-from zettaledger.sinks.ledger import Flush
-from zettaledger.sinks.rows import flush_token
+from zettaledger.sinks.ledger import Flush, Kind
+from zettaledger.sinks.rows import flush_token, row
 from zettaledger.streams.cells import Cells, Segment
 from zettaledger.streams.dead_letters import DeadLetter, Rejections
 from zettaledger.streams.dedup import Place
 from zettaledger.streams.message import Message
+from zettaledger.streams.openlineage_runs import Located, fold
 from zettaledger.streams.plan import FlushPlan, TallyStats
 
-__all__ = ["Prior", "Tally"]
+__all__ = ["OpenLineageRoute", "Prior", "Tally"]
+
+
+@dataclass(frozen=True)
+class OpenLineageRoute:
+    """Messages of ``topic`` are OpenLineage JSON: decoded by ``decoder`` and folded into run rows
+    (``streams.openlineage_runs``) instead of being read as Avro."""
+
+    topic: str
+    decoder: OpenLineageDecoder
+
 
 _MS_PER_DAY = 86_400_000
 
@@ -52,8 +65,18 @@ class Prior(Protocol):
 class Tally:
     """The counting of one flush; ``message`` for each message not yet in the ledger, then ``plan``."""
 
-    def __init__(self, codec: EventCodec, prior: Prior, now_s: int, latest_ms: int, lateness_ms: int) -> None:
+    def __init__(
+        self,
+        codec: EventCodec,
+        prior: Prior,
+        now_s: int,
+        latest_ms: int,
+        lateness_ms: int,
+        openlineage: OpenLineageRoute | None = None,
+    ) -> None:
         self.codec = codec
+        self.openlineage = openlineage
+        self.lineage_events: list[Located] = []  # OpenLineage observations of this plan, folded in ``plan``
         self.prior = prior
         self.now_s = now_s
         self.latest_ms = latest_ms
@@ -80,6 +103,9 @@ class Tally:
     def message(self, message: Message) -> None:
         key = (message.topic, message.partition)
         segment = self.cells.segment(key, message.offset)
+        if self.openlineage is not None and message.topic == self.openlineage.topic:
+            self._openlineage(message, segment, self.openlineage.decoder)
+            return
         stream_times = self.stream_times
         if key not in stream_times:
             before = self.prior.stream_time(key)
@@ -126,6 +152,24 @@ class Tally:
             self._data_created(message, segment, [datum], 0, ids, self._found(ids), batched=False)
         else:
             self._event(message, segment, None, decoded.name, datum, None, None)
+
+    def _openlineage(self, message: Message, segment: Segment, decoder: OpenLineageDecoder) -> None:
+        """One OpenLineage event: no event id and no stream time; a run is made idempotent by the
+        ledger's resolution rule (``sinks.lineage``), so resends are kept, not dropped here."""
+        try:
+            observation = decoder.decode(message.value, self.latest_ms)
+        except OpenLineageRejected as exc:
+            letter = DeadLetter(
+                message.topic, message.partition, message.offset, None, message.value or b"",
+                exc.kind, exc.code, exc.field, exc.value, exc.reason,
+            )  # fmt: skip
+            self._reject(segment, letter)
+            return
+        kind = type(observation).__name__.removesuffix("Observation") + "Event"
+        self.stats.by_type[kind] = self.stats.by_type.get(kind, 0) + 1
+        self.lineage_events.append(Located(observation, message.topic, message.partition, message.offset))
+        segment.events += 1
+        self.stats.events += 1
 
     def _found(self, ids: Sequence[str]) -> dict[str, Place]:
         """Where ``ids`` were counted before this plan, stamped with this plan's clock.
@@ -184,7 +228,7 @@ class Tally:
         now_s, latest, lateness, arrival = self.now_s, self.latest_ms, self.lateness_ms, self.arrival_time
         first_here = self._first_here
         floor, asking = self.floor, self.asking
-        volume, lineage = self.cells.volume, self.cells.lineage
+        volume, lineage, outputs = self.cells.volume, self.cells.lineage, self.cells.outputs
         seen_ids, seen_indexes = self.seen_id, self.seen_index
         plain = data_created_is_plain
         counted = late_total = bytes_total = duplicates = 0
@@ -216,7 +260,8 @@ class Tally:
             b = e["bytes"]
             r = e["records"]
             parents = e["parent_dataset_ids"]
-            key = (day, e["source"], e["region"], late, e["producer_id"], e["derivation"] or derivation_of(parents))
+            derivation = e["derivation"] or derivation_of(parents)
+            key = (day, e["source"], e["region"], late, e["producer_id"], derivation)
             cell = volume.get(key)
             if cell is None:
                 volume[key] = [1, b, r]
@@ -224,9 +269,18 @@ class Tally:
                 cell[0] += 1
                 cell[1] += b
                 cell[2] += r
+            dataset_id = e["dataset_id"]
+            # The dataset's own bytes (lineage graph nodes, attribution seeds and roots).
+            out_key = (dataset_id, day, e["source"], e["region"], derivation)
+            cell = outputs.get(out_key)
+            if cell is None:
+                outputs[out_key] = [1, b, r]
+            else:
+                cell[0] += 1
+                cell[1] += b
+                cell[2] += r
             bytes_total += b
             if parents:
-                dataset_id = e["dataset_id"]
                 # A parent named twice is one edge: its bytes count once per event.
                 for parent in dict.fromkeys(parents) if len(parents) > 1 else parents:
                     edge = lineage.get((parent, dataset_id))
@@ -300,6 +354,8 @@ class Tally:
             cells.add_collection(e, day, late)
 
     def plan(self) -> FlushPlan:
+        if self.lineage_events:
+            self.cells.extra = [row(Kind(str(r.pop("kind"))), **r) for r in fold(self.lineage_events)]
         segments = sorted(self.cells.segments.items())
         rows = self.cells.rows(self.rejections.counts, self.stream_times)
         token = flush_token((topic, partition, s.first, s.last) for (topic, partition), s in segments)

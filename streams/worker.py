@@ -79,17 +79,24 @@ def quiet_retried_errors() -> None:
     logging.getLogger("aiokafka.consumer.group_coordinator").addFilter(_RetriedByAiokafka())
 
 
-def end_offsets(settings: Settings) -> dict[int, int]:
-    """The next offset to be written, per partition of the events topic."""
+def end_offsets(settings: Settings, topic: str | None = None) -> dict[int, int]:
+    """The next offset to be written, per partition of ``topic`` (default the events topic)."""
+    topic = topic or settings.topic_events
+    return {p: o for (t, p), o in consumed_end_offsets(settings, (topic,)).items()}
+
+
+def consumed_end_offsets(settings: Settings, topics: tuple[str, ...] | None = None) -> dict[tuple[str, int], int]:
+    """The next offset to be written per partition of every topic the worker consumes (events and OpenLineage);
+    a topic that does not exist has none."""
+    topics = topics or (settings.topic_events, settings.topic_openlineage)
     consumer = KafkaConsumer(
         bootstrap_servers=settings.kafka_servers,
         enable_auto_commit=False,
         **KafkaSecurity.from_settings(settings).kafka_python_options(),
     )
     try:
-        partitions = consumer.partitions_for_topic(settings.topic_events) or set()
-        tps = [TopicPartition(settings.topic_events, p) for p in sorted(partitions)]
-        return {tp.partition: offset for tp, offset in consumer.end_offsets(tps).items()}
+        tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or set())]
+        return {(tp.topic, tp.partition): offset for tp, offset in consumer.end_offsets(tps).items()} if tps else {}
     finally:
         consumer.close()
 
@@ -113,16 +120,12 @@ def _add_stall_watchdog(app: faust.App, settings: Settings, ingest: Ingest) -> N
         accountant = ingest.accountant
         assert accountant is not None
         try:
-            ends = await asyncio.to_thread(end_offsets, settings)
+            ends = await asyncio.to_thread(consumed_end_offsets, settings)
         except Exception as exc:  # the broker itself is away: nothing to do until it is back
             log.warning("stall check could not reach Kafka: %s", exc)
             return
-        assigned = {tp.partition for tp in app.consumer.assignment() if tp.topic == settings.topic_events}
-        behind = {
-            p: o - 1
-            for p, o in ends.items()
-            if o > 0 and p in assigned and accountant.written_through(settings.topic_events, p) < o - 1
-        }
+        assigned = {(tp.topic, tp.partition) for tp in app.consumer.assignment()}
+        behind = {tp: o - 1 for tp, o in ends.items() if o > 0 and tp in assigned and accountant.written_through(*tp) < o - 1}
         if behind:
             log.critical(
                 "no flush for %.0fs while behind on partitions %s; exiting so a restart resumes from the ledger",
@@ -231,7 +234,7 @@ def run_worker(settings: Settings, until_caught_up: bool = False, poll_s: float 
     tune_gc()
     quiet_retried_errors()
     if until_caught_up:
-        targets = {p: o - 1 for p, o in end_offsets(settings).items() if o > 0}
+        targets = {tp: o - 1 for tp, o in consumed_end_offsets(settings).items() if o > 0}
         log.info("will stop once the ledger holds offsets %s", targets)
 
         @app.task  # type: ignore[untyped-decorator]
@@ -240,7 +243,7 @@ def run_worker(settings: Settings, until_caught_up: bool = False, poll_s: float 
             while True:
                 accountant = ingest.accountant
                 assert accountant is not None
-                behind = {p: o for p, o in targets.items() if accountant.written_through(settings.topic_events, p) < o}
+                behind = {tp: o for tp, o in targets.items() if accountant.written_through(*tp) < o}
                 if not behind:
                     log.info("caught up with %s; stopping", targets)
                     os.kill(os.getpid(), signal.SIGTERM)

@@ -13,6 +13,7 @@
     zl rollups check|rebuild  compare the report's rollups with the ledger, or rebuild them from it
     zl ledger-host            own a chDB directory and serve the ledger to several local workers
     zl dead-letters           show dead-lettered events with their reasons
+    zl lineage upstream|downstream|impact DATASET, zl lineage roots --year Y   walk the lineage graph
 
 Settings come from ZL_* environment variables (see README).
 """
@@ -45,7 +46,7 @@ def cmd_topics(args: argparse.Namespace) -> int:
     s = _settings()
     created = ensure_topics(s)
     print(
-        f"topics ready on {s.kafka_bootstrap}: {s.topic_events}, {s.topic_dead_letter}"
+        f"topics ready on {s.kafka_bootstrap}: {s.topic_events}, {s.topic_openlineage}, {s.topic_dead_letter}"
         + (f" (created {', '.join(created)})" if created else " (already there)")
     )
     return 0
@@ -143,7 +144,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     s = _settings()
     # A login the broker refuses, or a missing ACL, stops the worker here with a message;
     # otherwise it would wait for partitions that never come.
-    KafkaSecurity.from_settings(s).check_access(s.kafka_servers, [s.topic_events, s.topic_dead_letter], s.app_id, "access check")
+    KafkaSecurity.from_settings(s).check_access(
+        s.kafka_servers, [s.topic_events, s.topic_openlineage, s.topic_dead_letter], s.app_id, "access check"
+    )
     configure(s.otel_exporter, "zettaledger-worker")
     started = time.perf_counter()
     stats = run_worker(s, until_caught_up=args.until_caught_up)
@@ -274,6 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for more")
     p.set_defaults(fn=cmd_dead_letters)
+    from zettaledger.lineage_cli import add_lineage_commands
+
+    add_lineage_commands(sub)  # lineage upstream, downstream, impact, roots
     return parser
 
 

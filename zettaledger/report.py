@@ -8,10 +8,10 @@ generator's manifest as their source. Without flags the table is exactly what it
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from zettaledger.sinks.queries import NationalAccounts
+from zettaledger.sinks.queries import LineageAccounts, NationalAccounts
 from zettaledger.statistics.provenance import TOKEN_ANCHOR_DAYS, Footnote
 
 __all__ = ["NATIONAL_LIBRARY_DIGITAL_BYTES", "Flags", "format_bytes", "growth_pct", "render", "unit_for"]
@@ -127,6 +127,38 @@ def _no_flags(*figures: str) -> str:
     return ""
 
 
+# Root sources: a root with counted bytes has their source; one only registered says how (sinks.lineage_graph).
+ROOT_LABELS = {**SOURCE_LABELS, "HIGH_QUALITY": "registered high-quality datasets", "REGISTERED": "other registered datasets"}
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{_round(Decimal(part) * 100 / whole, 2)}%" if whole else "-"
+
+
+def _lineage_accounts(la: LineageAccounts, flag: Callable[..., str]) -> list[str]:
+    """Gross versus net new, unique / derived / replicated, and the root sources of AI inference data."""
+    unit = unit_for(la.gross)
+    ratio = f"{_round(Decimal(la.replicated) / la.net_new, 4)}" if la.net_new else "-"
+    lines = [
+        f"Lineage accounts {la.year}: gross {format_bytes(la.gross, unit)}, net new (unique + derived) "
+        f"{format_bytes(la.net_new, unit)}; replication ratio {ratio}",
+        f"  unique (created or captured) {format_bytes(la.unique)} ({_share(la.unique, la.gross)}), "
+        f"derived {format_bytes(la.derived)} ({_share(la.derived, la.gross)}), "
+        f"replicated {format_bytes(la.replicated)} ({_share(la.replicated, la.gross)})" + flag("lineage/replicated"),
+    ]
+    if la.unclassified:
+        lines.append(f"  unclassified (written before derivation was recorded) {format_bytes(la.unclassified, unit)}")
+    if la.inference_roots:
+        unit = unit_for(la.inference_bytes)
+        top = ", ".join(
+            f"{ROOT_LABELS.get(s, s)} {format_bytes(b, unit)} ({_share(b, la.inference_bytes)})"
+            for s, b in la.inference_roots[:5]
+        )
+        partial = " (partial: a bound stopped some bytes before their roots)" if la.partial else ""
+        lines.append(f"  AI inference data {la.year} by the root sources it descends from: {top}{partial}")
+    return lines
+
+
 def render(
     accounts: NationalAccounts,
     token_dates: Sequence[dt.date],
@@ -228,6 +260,9 @@ def render(
         f"{lin.root_datasets:,} roots; longest chain {lin.max_depth} steps; {format_bytes(lin.derived_bytes)} created from parents"
     )
     add("")
+    if accounts.lineage_accounts is not None:
+        out.extend(_lineage_accounts(accounts.lineage_accounts, flag))
+        add("")
     add(
         f"Ingest: {accounts.events_counted:,} events counted in {accounts.flushes:,} partition segments; "
         f"{accounts.duplicates_dropped:,} resent duplicates dropped; {accounts.dead_lettered:,} dead-lettered"

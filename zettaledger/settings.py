@@ -22,7 +22,18 @@ from zettaledger.errors import ConfigError
 from zettaledger.failpoints import Failpoints, FailpointSpecError
 from zettaledger.kafka_security import SaslMechanism, SecurityProtocol, security_problems
 
-__all__ = ["REPO_ROOT", "SQL_IDENTIFIER", "LogLevel", "OtelExporter", "Settings", "redact_url"]
+__all__ = [
+    "OPENLINEAGE_SOURCES",
+    "OPENLINEAGE_UNKNOWN_REGION",
+    "REPO_ROOT",
+    "SQL_IDENTIFIER",
+    "LogLevel",
+    "OtelExporter",
+    "Settings",
+    "is_region_code",
+    "parse_openlineage_rules",
+    "redact_url",
+]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,6 +48,40 @@ _KAFKA_NAME: Final = re.compile(r"[A-Za-z0-9._-]{1,249}")
 SQL_IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _APP_ID_MAX: Final = 100  # Faust derives topic names from the app id, and Kafka allows 249 characters
 _HOST_LABEL: Final = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+OPENLINEAGE_SOURCES: Final = frozenset({"IOT", "AI", "TRAINING", "INFERENCE", "OTHER"})
+OPENLINEAGE_UNKNOWN_REGION: Final = "unknown"
+_REGION_CODE: Final = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")  # the shape schemas.validation accepts for native events
+
+
+def is_region_code(value: str) -> bool:
+    return bool(_REGION_CODE.match(value))
+
+
+def parse_openlineage_rules(rules: str) -> tuple[list[tuple[str, str, str | None]], list[str]]:
+    """``ZL_OPENLINEAGE_RULES`` read: (lower-cased glob, source, region or None) per rule, and every problem.
+
+    The one home of the grammar (``schemas.openlineage.mapping`` builds its rules from it):
+    ``PATTERN=SOURCE[@REGION]`` separated by ``;``, PATTERN starting with ``job:`` or ``type:``."""
+    parsed: list[tuple[str, str, str | None]] = []
+    problems: list[str] = []
+    for raw in (r.strip() for r in rules.split(";")):
+        if not raw:
+            continue
+        pattern, eq, target = raw.rpartition("=")
+        source, _, region = target.strip().partition("@")
+        source = source.strip().upper()
+        region = region.strip().upper()
+        if not eq or not pattern.strip().lower().startswith(("job:", "type:")):
+            problems.append(f"{_shown(raw)}: expected job:GLOB=SOURCE[@REGION] or type:GLOB=SOURCE[@REGION]")
+        elif source not in OPENLINEAGE_SOURCES:
+            problems.append(f"{_shown(raw)}: source must be one of {', '.join(sorted(OPENLINEAGE_SOURCES))}")
+        elif region and not is_region_code(region):
+            problems.append(f"{_shown(raw)}: region must be an ISO 3166-2 code such as CN-GD")
+        else:
+            parsed.append((pattern.strip().lower(), source, region or None))
+    return parsed, problems
 
 
 def redact_url(url: str) -> str:
@@ -138,6 +183,11 @@ class Settings:
     disclosure_dominance_n: int = 2  # ZL_DISCLOSURE_DOMINANCE_N: (n,k) dominance: the n largest reporters of a cell...
     disclosure_dominance_k: float = 85.0  # ZL_DISCLOSURE_DOMINANCE_K: ...may not exceed k percent of it (O, T or M)
     disclosure_unsuppressed_ok: bool = False  # ZL_DISCLOSURE_UNSUPPRESSED_OK: the privileged role's switch for --unsuppressed
+    # OpenLineage input (see schemas/openlineage/mapping.py for the rules' grammar).
+    topic_openlineage: str = "zl.openlineage"  # ZL_TOPIC_OPENLINEAGE: OpenLineage JSON events, as the KafkaTransport sends them
+    openlineage_rules: str = ""  # ZL_OPENLINEAGE_RULES: job:GLOB=SOURCE[@REGION];type:GLOB=... for runs without the facet
+    openlineage_default_region: str = "unknown"  # ZL_OPENLINEAGE_DEFAULT_REGION: region when neither facet nor rule says
+    openlineage_copy_jobs: str = "*copy*,*replicat*,*mirror*,*backup*"  # ZL_OPENLINEAGE_COPY_JOBS: globs of copy jobs
 
     @property
     def clickhouse_dsn(self) -> str:
@@ -207,6 +257,12 @@ class Settings:
         kafka_name("ZL_TOPIC_DEAD_LETTER", self.topic_dead_letter)
         if self.topic_events == self.topic_dead_letter:
             out.append(f"ZL_TOPIC_DEAD_LETTER={_shown(self.topic_dead_letter)}: must differ from ZL_TOPIC_EVENTS")
+        kafka_name("ZL_TOPIC_OPENLINEAGE", self.topic_openlineage)
+        if self.topic_openlineage in (self.topic_events, self.topic_dead_letter):
+            out.append(
+                f"ZL_TOPIC_OPENLINEAGE={_shown(self.topic_openlineage)}: must differ from ZL_TOPIC_EVENTS and ZL_TOPIC_DEAD_LETTER"
+            )
+        out.extend(self._openlineage_problems())
         at_least("ZL_TOPIC_PARTITIONS", self.topic_partitions, 1)
         at_least("ZL_TOPIC_REPLICATION", self.topic_replication, 1)
         if self.clickhouse_url and not self.clickhouse_url.startswith(("chdb:", "http://", "https://", "ledger+http://")):
@@ -237,7 +293,9 @@ class Settings:
                 f"({self.stall_timeout_s!r}), or waiting for a take would look like a stall"
             )
         if not 1 <= self.dedup_horizon_hours <= 168:
-            out.append(f"ZL_DEDUP_HORIZON_HOURS={self.dedup_horizon_hours!r}: must be 1 to 168 (seen_events keeps a week at most)")
+            out.append(
+                f"ZL_DEDUP_HORIZON_HOURS={self.dedup_horizon_hours!r}: must be 1 to 168 (seen_events keeps a week at most)"
+            )
         at_least("ZL_DEDUP_MAX_IDS", self.dedup_max_ids, 1)
         at_least("ZL_LATENESS_HOURS", self.lateness_hours, 0)
         if not 1 <= self.web_port <= 65535:
@@ -257,6 +315,23 @@ class Settings:
         at_least("ZL_DISCLOSURE_DOMINANCE_N", self.disclosure_dominance_n, 1)
         if not (math.isfinite(self.disclosure_dominance_k) and 0 < self.disclosure_dominance_k <= 100):
             out.append(f"ZL_DISCLOSURE_DOMINANCE_K={self.disclosure_dominance_k!r}: must be a percentage above 0 and at most 100")
+        return out
+
+    def _openlineage_problems(self) -> list[str]:
+        out: list[str] = []
+        for var, value in (
+            ("ZL_OPENLINEAGE_RULES", self.openlineage_rules),
+            ("ZL_OPENLINEAGE_COPY_JOBS", self.openlineage_copy_jobs),
+        ):
+            if len(value) > 10_000:
+                out.append(f"{var}={_shown(value)}: at most 10,000 characters")
+        _, problems = parse_openlineage_rules(self.openlineage_rules)
+        out.extend(f"ZL_OPENLINEAGE_RULES: {p}" for p in problems)
+        region = self.openlineage_default_region
+        if region != OPENLINEAGE_UNKNOWN_REGION and not is_region_code(region):
+            out.append(
+                f"ZL_OPENLINEAGE_DEFAULT_REGION={_shown(region)}: an ISO 3166-2 code such as CN-GD, or {OPENLINEAGE_UNKNOWN_REGION!r}"
+            )
         return out
 
     def replace(self, **changes: Any) -> Settings:

@@ -26,19 +26,19 @@ A job is a **copy job** (all its outputs are COPY) when its name matches one of
 from __future__ import annotations
 
 import fnmatch
-import re
 from dataclasses import dataclass, field
+
+from zettaledger.settings import OPENLINEAGE_SOURCES, OPENLINEAGE_UNKNOWN_REGION, is_region_code, parse_openlineage_rules
 
 __all__ = ["DEFAULT_COPY_JOBS", "SOURCES", "UNKNOWN_REGION", "JobClass", "MappingRules", "Rule", "is_region"]
 
-SOURCES = frozenset({"IOT", "AI", "TRAINING", "INFERENCE", "OTHER"})
-UNKNOWN_REGION = "unknown"
+SOURCES = OPENLINEAGE_SOURCES
+UNKNOWN_REGION = OPENLINEAGE_UNKNOWN_REGION
 DEFAULT_COPY_JOBS = "*copy*,*replicat*,*mirror*,*backup*"
-_REGION = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")  # the same shape schemas.validation accepts for native events
 
 
 def is_region(value: str) -> bool:
-    return bool(_REGION.match(value))
+    return is_region_code(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,29 +70,13 @@ class MappingRules:
     @classmethod
     def parse(cls, rules: str = "", default_region: str = UNKNOWN_REGION, copy_jobs: str = DEFAULT_COPY_JOBS) -> MappingRules:
         """Read the settings' text; raises ``ValueError`` naming every bad rule at once."""
-        parsed: list[Rule] = []
-        problems: list[str] = []
-        for raw in (r.strip() for r in rules.split(";")):
-            if not raw:
-                continue
-            pattern, eq, target = raw.rpartition("=")
-            source, _, region = target.strip().partition("@")
-            source = source.strip().upper()
-            region = region.strip().upper()
-            if not eq or not pattern.strip().lower().startswith(("job:", "type:")):
-                problems.append(f"{raw!r}: expected job:GLOB=SOURCE[@REGION] or type:GLOB=SOURCE[@REGION]")
-            elif source not in SOURCES:
-                problems.append(f"{raw!r}: source must be one of {', '.join(sorted(SOURCES))}")
-            elif region and not is_region(region):
-                problems.append(f"{raw!r}: region must be an ISO 3166-2 code such as CN-GD")
-            else:
-                parsed.append(Rule(pattern.strip().lower(), source, region or None))
+        parsed, problems = parse_openlineage_rules(rules)
         if default_region != UNKNOWN_REGION and not is_region(default_region):
             problems.append(f"default region {default_region!r}: must be an ISO 3166-2 code or {UNKNOWN_REGION!r}")
         if problems:
             raise ValueError("; ".join(problems))
         globs = tuple(g.strip().lower() for g in copy_jobs.split(",") if g.strip())
-        return cls(tuple(parsed), default_region, globs)
+        return cls(tuple(Rule(p, src, region) for p, src, region in parsed), default_region, globs)
 
     def classify(self, job_namespace: str, job_name: str, integration: str | None, job_type: str | None) -> JobClass:
         """The job's source and region by the rules (OTHER/None when none matches) and whether it is a

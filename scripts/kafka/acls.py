@@ -5,8 +5,8 @@ secure.env); the resources are ZL_TOPIC_EVENTS, ZL_TOPIC_DEAD_LETTER and ZL_APP_
 (the worker's consumer group), as the worker would read them. Each user gets the
 least it needs:
 
-    worker    READ+DESCRIBE the events topic, READ its group, WRITE+DESCRIBE dead letters
-    producer  WRITE+DESCRIBE the events topic
+    worker    READ+DESCRIBE the events and OpenLineage topics, READ its group, WRITE+DESCRIBE dead letters
+    producer  WRITE+DESCRIBE the events and OpenLineage topics
     reader    READ+DESCRIBE the dead-letter topic, READ the group <app id>-reader
     stranger  nothing: a valid login that the authorizer refuses everywhere
 
@@ -41,11 +41,14 @@ def grants(settings: Settings) -> list[ACL]:
     topic, group = ResourceType.TOPIC, ResourceType.GROUP
     read, write, describe = ACLOperation.READ, ACLOperation.WRITE, ACLOperation.DESCRIBE
     events, dead, app = settings.topic_events, settings.topic_dead_letter, settings.app_id
+    openlineage = settings.topic_openlineage
     return [
         *acl("worker", topic, events, read, describe),
+        *acl("worker", topic, openlineage, read, describe),
         *acl("worker", group, app, read),
         *acl("worker", topic, dead, write, describe),
         *acl("producer", topic, events, write, describe),
+        *acl("producer", topic, openlineage, write, describe),
         *acl("reader", topic, dead, read, describe),
         *acl("reader", group, f"{app}-reader", read),
     ]
@@ -62,7 +65,7 @@ def main() -> int:
         for acl, error in failed:
             print(f"acls.py: {acl}: {error}", file=sys.stderr)
         print(
-            f"kafka.sh: {len(wanted) - len(failed)} ACLs for topics {settings.topic_events}, "
+            f"kafka.sh: {len(wanted) - len(failed)} ACLs for topics {settings.topic_events}, {settings.topic_openlineage}, "
             f"{settings.topic_dead_letter} and group {settings.app_id}",
             file=sys.stderr,
         )

@@ -21,6 +21,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
 import harness
 from harness import Scenario
+from tests.faults import lineage
 from tests.faults.compare import Comparison, compare, read_ledger, summary_line
 from tests.faults.events import T_2025, fault_events
 from tests.faults.truth import Truth, count, read_topic
@@ -65,13 +66,21 @@ def baseline(root: Path, n: int = 100_000) -> Result:
     sc = Scenario("baseline", root / "baseline")
     sc.create_topics()
     sc.produce(fault_events(n, seed=1))
+    lineage.produce_openlineage(sc.settings, n // 50, seed=1)  # OpenLineage traffic mixed in, on its own topic
     worker = sc.run_until_caught_up()
     comparison, truth, ledger = _verify(sc)
     stats = worker.stats()
+    ol, problems = lineage.check(sc.settings)
     return Result(
         "baseline",
         comparison,
-        {"events": truth.events, "dedup_hits": ledger.duplicates, "eps": int(truth.events / max(stats.get("seconds", 1), 1e-9))},
+        {
+            "events": truth.events,
+            "dedup_hits": ledger.duplicates,
+            "eps": int(truth.events / max(stats.get("seconds", 1), 1e-9)),
+            **ol,
+        },
+        problems,
     )
 
 
@@ -80,6 +89,7 @@ def replay(root: Path, n: int = 50_000) -> Result:
     sc = Scenario("replay", root / "replay")
     sc.create_topics()
     sc.produce(fault_events(n, seed=12))
+    lineage.produce_openlineage(sc.settings, n // 50, seed=12)
     sc.run_until_caught_up()
     first = read_ledger(sc.settings.clickhouse_dsn, sc.settings.clickhouse_database, sc.settings.topic_events)
     replay_database = sc.settings.clickhouse_database + "_replay"
@@ -88,10 +98,13 @@ def replay(root: Path, n: int = 50_000) -> Result:
     comparison, truth, _ = _verify(sc)
     differing = sum(1 for cell in set(first.cells) | set(second.cells) if first.cells.get(cell) != second.cells.get(cell))
     problems = [f"{differing} cells differ between the first pass and the replay"] if differing else []
+    ol, ol_problems = lineage.check(sc.settings)
+    _, replay_problems = lineage.check(sc.settings, replay_database)
+    problems += ol_problems + [f"replay: {p}" for p in replay_problems]
     return Result(
         "replay",
         comparison,
-        {"events": truth.events, "cells_identical": f"{len(first.cells) - differing}/{len(first.cells)}"},
+        {"events": truth.events, "cells_identical": f"{len(first.cells) - differing}/{len(first.cells)}", **ol},
         problems,
     )
 
@@ -101,6 +114,7 @@ def kills(root: Path, n: int = 60_000, kills_n: int = 10) -> Result:
     sc.create_topics()
     rng = random.Random(11)
     producer = _in_thread(lambda: sc.produce(fault_events(n, seed=2), batch=50))
+    ol_producer = _in_thread(lambda: lineage.produce_openlineage(sc.settings, n // 50, seed=2))
     recoveries = []
     problems = []
     for _ in range(kills_n):
@@ -116,12 +130,16 @@ def kills(root: Path, n: int = 60_000, kills_n: int = 10) -> Result:
     if w.wait() != 0:
         problems.append(f"SIGTERM exit code {w.popen.returncode}")
     producer.join()
+    ol_producer.join()
     sc.run_until_caught_up()
     comparison, truth, _ledger = _verify(sc)
+    ol, ol_problems = lineage.check(sc.settings)
+    problems += ol_problems
     return Result(
         "sigkill",
         comparison,
         {
+            **ol,
             "events": truth.events,
             "kills": kills_n,
             "sigterm": 1,

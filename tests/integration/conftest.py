@@ -65,6 +65,7 @@ def pipeline(kafka_bootstrap: str, tmp_path: Path) -> Pipeline:
         "ZL_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "ZL_TOPIC_EVENTS": f"test.{tag}.events",
         "ZL_TOPIC_DEAD_LETTER": f"test.{tag}.dead-letter",
+        "ZL_TOPIC_OPENLINEAGE": f"test.{tag}.openlineage",
         "ZL_APP_ID": f"test-{tag}",
         "ZL_CLICKHOUSE_URL": f"chdb://{tmp_path / 'chdb'}",
         "ZL_CLICKHOUSE_DATABASE": f"t_{tag}",

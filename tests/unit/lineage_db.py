@@ -1,24 +1,20 @@
-"""A chDB database with the lineage migration applied, and a way to insert folded rows into its ledger."""
+"""A chDB database with every migration applied (the lineage step included), and a way to insert folded rows."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from zettaledger.sinks.client import Client, execute
-from zettaledger.sinks.ledger import COLUMN_NAMES, COLUMNS
-from zettaledger.sinks.lineage import ADDED_COLUMNS, lineage_statements, to_tuple
+from zettaledger.sinks.client import Client
+from zettaledger.sinks.ledger import COLUMN_NAMES, Kind
+from zettaledger.sinks.rows import row
 from zettaledger.sinks.writer import migrate
-
-NAMES = COLUMN_NAMES + tuple(c.name for c in ADDED_COLUMNS)
-DEFAULTS = {**{c.name: c.default for c in COLUMNS}, **{c.name: c.default for c in ADDED_COLUMNS}}
 
 
 def lineage_db(client: Client, database: str) -> None:
     migrate(client, database)
-    execute(client, lineage_statements(database))
 
 
 def insert(client: Client, database: str, rows: Iterable[Mapping[str, object]]) -> None:
-    tuples = [to_tuple(r, NAMES, DEFAULTS) for r in rows]
+    tuples = [row(Kind(str(r["kind"])), **{k: v for k, v in r.items() if k != "kind"}) for r in rows]
     if tuples:
-        client.insert(f"`{database}`.ledger", tuples, column_names=NAMES)
+        client.insert(f"`{database}`.ledger", tuples, column_names=COLUMN_NAMES)

@@ -53,6 +53,42 @@ def run_event(
     job_type: tuple[str, str] | None = None,
     symlink: dict[str, str] | None = None,  # dataset name -> TABLE symlink name (namespace "hive://warehouse")
 ) -> bytes:
+    return Serde.to_json(
+        run_event_object(
+            state,
+            rid,
+            job,
+            inputs,
+            outputs,
+            namespace=namespace,
+            dataset_namespace=dataset_namespace,
+            when=when,
+            source=source,
+            region=region,
+            identity_columns=identity_columns,
+            job_type=job_type,
+            symlink=symlink,
+        )
+    ).encode("utf-8")
+
+
+def run_event_object(
+    state: str,
+    rid: str,
+    job: str,
+    inputs: Sequence[str] = (),
+    outputs: Sequence[tuple[str, int | None, int | None]] = (),
+    *,
+    namespace: str = "pipelines",
+    dataset_namespace: str = "s3://lake",
+    when: dt.datetime | None = None,
+    source: str | None = None,
+    region: str | None = None,
+    identity_columns: bool = False,
+    job_type: tuple[str, str] | None = None,
+    symlink: dict[str, str] | None = None,
+) -> RunEvent:
+    """The ``RunEvent`` itself, for a test that emits it through the client (``run_event`` is its bytes)."""
     when = when or dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.UTC)
     run_facets = {"zettaledger": ZettaledgerRunFacet(source=source, region=region)} if (source or region) else {}
     job_facets = (
@@ -94,7 +130,7 @@ def run_event(
             else {}
         )
         outs.append(OutputDataset(namespace=dataset_namespace, name=name, facets=dataset_facets, outputFacets=output_facets))  # type: ignore[arg-type]
-    event = RunEvent(
+    return RunEvent(
         eventType=RunState[state],
         eventTime=when.isoformat(),
         run=Run(runId=rid, facets=run_facets),  # type: ignore[arg-type]
@@ -103,7 +139,6 @@ def run_event(
         outputs=outs,
         producer=PRODUCER,
     )
-    return Serde.to_json(event).encode("utf-8")
 
 
 def kafka_key(namespace: str, job: str) -> bytes:

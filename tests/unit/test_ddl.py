@@ -13,6 +13,7 @@ from pathlib import Path
 from zettaledger.sinks.client import Client
 from zettaledger.sinks.ddl import bootstrap, migrations
 from zettaledger.sinks.ledger import COLUMNS, SEEN_COLUMNS, LedgerColumn
+from zettaledger.sinks.lineage import LINEAGE_PROJECTIONS
 from zettaledger.sinks.rollups import ROLLUPS
 from zettaledger.sinks.writer import migrate
 
@@ -51,7 +52,12 @@ RELEASED_LEDGER = [
     "attempted_bytes",
     "usable_bytes",
     "producer_id",
-    "derivation",  # migration 5: appended last, fresh and migrated ledgers alike
+    "derivation",  # migrations 5 and 7: appended last, fresh and migrated ledgers alike
+    "run_id",  # migration 8 (lineage): appended after them
+    "status",
+    "job",
+    "has_stats",
+    "suspect",
 ]
 RELEASED_SEEN = ["topic", "kafka_partition", "event_id", "offset", "batch_index", "seen_at"]
 SUMS = (
@@ -91,7 +97,7 @@ def test_the_tables_hold_exactly_the_declared_columns(open_chdb: Callable[[Path]
             "SELECT name FROM system.projections WHERE database = 'zl_ddl' AND table = 'ledger'"
         ).result_rows
     }
-    assert projections == {rollup.name for rollup in ROLLUPS}
+    assert projections == {rollup.name for rollup in ROLLUPS} | {p.name for p in LINEAGE_PROJECTIONS}
     tables = {name for (name,) in client.query("SELECT name FROM system.tables WHERE database = 'zl_ddl'").result_rows}
     legacy = {rollup.name for rollup in ROLLUPS} | {"mv_" + rollup.name for rollup in ROLLUPS}
     assert not tables & legacy  # migration 4 dropped them
@@ -167,12 +173,14 @@ def test_a_ledger_migrated_from_before_reporters_ends_like_a_fresh_one(
 ) -> None:
     client = open_chdb(tmp_path / "chdb")
     migrate(client, "zl_ddl")
-    # As a ledger created before migration 5: no producer_id, step 5 and 6 not recorded.
-    client.command("ALTER TABLE zl_ddl.ledger DROP COLUMN derivation")
-    client.command("ALTER TABLE zl_ddl.ledger DROP COLUMN producer_id")
+    # As a ledger created before migration 5: no producer_id, steps 5 to 8 not recorded.
+    for projection in LINEAGE_PROJECTIONS:
+        client.command(projection.drop("zl_ddl"))
+    for column in reversed(RELEASED_LEDGER[-7:]):
+        client.command(f"ALTER TABLE zl_ddl.ledger DROP COLUMN {column}")
     client.command("DELETE FROM zl_ddl.schema_migrations WHERE version >= 5")
-    assert [name for name, _ in _columns(client, "ledger")] == RELEASED_LEDGER[:-2]
-    assert migrate(client, "zl_ddl") == [5, 6, 7]
+    assert [name for name, _ in _columns(client, "ledger")] == RELEASED_LEDGER[:-7]
+    assert migrate(client, "zl_ddl") == [5, 6, 7, 8]
     assert _columns(client, "ledger") == _declared(COLUMNS)
     tables = {name for (name,) in client.query("SELECT name FROM system.tables WHERE database = 'zl_ddl'").result_rows}
     assert {"vintages", "vintage_watermarks", "vintage_figures"} <= tables

@@ -325,3 +325,17 @@ def test_split_exact_refuses_what_it_cannot_split(total: int, weights: list[int 
 def test_split_exact_of_nothing_is_zeros() -> None:
     assert split_exact(0, [0, 0]) == [0, 0]
     assert split_exact(0, []) == []
+
+
+def test_a_labelled_share_of_derived_data_is_replicated_and_no_figure_moves(small_events: list[Event]) -> None:
+    from zettaledger.schemas.models import Derivation
+    from zettaledger.statistics.provenance import footnotes
+
+    derived = [e for e in small_events if isinstance(e, DataCreated) and e.parent_dataset_ids]
+    copies = [e for e in derived if e.derivation == Derivation.COPY]
+    assert 0.07 < len(copies) / len(derived) < 0.13  # the assumed 10 %, drawn from the event ids
+    assert not any(e.derivation for e in small_events if isinstance(e, DataCreated) and not e.parent_dataset_ids)
+    manifest = generate(SMALL).manifest.to_json()
+    assert manifest["lineage"]["replicated_per_mille"] == {"TRAINING": 100, "INFERENCE": 100}
+    (note,) = [f for f in footnotes(manifest) if f.figure == "lineage/replicated"]
+    assert note.flag == "assumed" and "assumption" in note.note

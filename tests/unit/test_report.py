@@ -112,3 +112,23 @@ def test_modelled_figures_are_flagged_from_the_manifest_and_the_table_is_unchang
     assert notes[1].startswith("  [E1] (assumed) Modelled: the 2024 split by source is assumed")
     assert notes[2].startswith("  [E2] (residual) Modelled: the residual of the published 2025 total")
     assert "data_created/2025/IOT/bytes = 25,140,520,000,000,000,000,000" in notes[2]
+
+
+def test_the_lineage_section_is_printed_only_with_lineage_accounts() -> None:
+    from dataclasses import replace
+
+    from zettaledger.sinks.queries import LineageAccounts
+
+    plain = accounts({(2025, "IOT"): 10 * EB})
+    text = render(plain, [dt.date(2025, 1, 1)], (2025, 1), (2024, 2025))
+    assert "Lineage accounts" not in text
+    la = LineageAccounts(2025, 8 * EB, 1 * EB, 1 * EB, 0, (("IOT", 600), ("HIGH_QUALITY", 400)), 1000)
+    assert la.gross == 10 * EB and la.net_new == 9 * EB
+    lines = render(replace(plain, lineage_accounts=la), [dt.date(2025, 1, 1)], (2025, 1), (2024, 2025)).splitlines()
+    at = lines.index("Lineage accounts 2025: gross 10.00 EB, net new (unique + derived) 9.00 EB; replication ratio 0.1111")
+    assert (
+        lines[at + 1] == "  unique (created or captured) 8.00 EB (80.00%), derived 1.00 EB (10.00%), replicated 1.00 EB (10.00%)"
+    )
+    assert lines[at + 2].endswith("IoT sensing 0.60 kB (60.00%), registered high-quality datasets 0.40 kB (40.00%)")
+    # the section and its blank line are all that was added
+    assert lines[:at] + lines[at + 4 :] == text.splitlines()

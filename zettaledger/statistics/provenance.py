@@ -113,6 +113,17 @@ def footnotes(manifest: Mapping[str, Any]) -> list[Footnote]:
                 f"({', '.join(TOKEN_ANCHOR_DAYS)}); the 70/30 input/output split is assumed",
             )
         )
+    replicated = manifest.get("lineage", {}).get("replicated_per_mille", {})
+    if replicated:
+        shares = ", ".join(f"{s} {int(n) / 10:g}%" for s, n in sorted(replicated.items()))
+        out.append(
+            Footnote(
+                "lineage/replicated",
+                "assumed",
+                f"Modelled: the split of unique, derived and replicated data is an assumption of the demo "
+                f"(a share of derived events are replicas of their parent: {shares}); no such split is published",
+            )
+        )
     out.append(
         Footnote(
             "regions",
