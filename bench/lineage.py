@@ -29,8 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.unit.lineage_db import lineage_db
-from tests.unit.openlineage_events import run_event, run_id
+from harness.lineage_db import lineage_db
+from harness.openlineage_events import run_event, run_id
 from zettaledger.schemas.openlineage import OpenLineageDecoder
 from zettaledger.schemas.openlineage.decode import spec
 from zettaledger.sinks.client import Client, connect

@@ -173,7 +173,7 @@ def openlineage(root: Path, runs: int) -> dict[str, float]:
 
     import jsonschema
 
-    from tests.faults.lineage import openlineage_messages
+    from harness.openlineage_events import openlineage_messages
     from zettaledger.schemas.openlineage.decode import spec
 
     messages = list(openlineage_messages(runs, seed=5))

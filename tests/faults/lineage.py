@@ -10,62 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import random
-from collections.abc import Iterator
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
 
-from tests.unit.openlineage_events import kafka_key, run_event, run_id
+from harness.openlineage_events import openlineage_messages
 from zettaledger.settings import Settings
 from zettaledger.sinks.client import connect
 
 Accounts = dict[tuple[int, str, str, str], int]  # (year, source, region, derivation) -> bytes
-_SOURCES = ("IOT", "AI", "TRAINING", "INFERENCE")
-_REGIONS = ("CN-GD", "CN-BJ", "CN-SH")
 _TERMINAL = ("COMPLETE", "FAIL", "ABORT")
-
-
-def openlineage_messages(runs: int, seed: int) -> Iterator[tuple[bytes, bytes]]:
-    """(key, value) as the KafkaTransport sends them."""
-    rng = random.Random(seed)
-    start = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
-    for i in range(runs):
-        job = f"{'replicate' if i % 4 == 3 else 'transform'}_{i % 13}"
-        rid = run_id(f"fault-{seed}-{i}")
-        inputs = [] if i % 5 == 0 else [f"in_{rng.randrange(50)}", f"in_{rng.randrange(50)}"]
-        out = f"out_{i % 97}"
-        source, region = _SOURCES[i % 4], _REGIONS[i % 3]
-        when = start + dt.timedelta(minutes=7 * i)
-        running = rng.randrange(1, 10**12)
-        final: int | None = rng.randrange(1, 10**12) if i % 2 else None
-        end = "FAIL" if i % 8 == 7 else "COMPLETE"
-        events = [
-            run_event("START", rid, job, inputs, [(out, None, None)], when=when, source=source, region=region),
-            run_event(
-                "RUNNING",
-                rid,
-                job,
-                inputs,
-                [(out, running, 1)],
-                when=when + dt.timedelta(seconds=30),
-                source=source,
-                region=region,
-            ),
-            run_event(
-                end,
-                rid,
-                job,
-                inputs,
-                [(out, final, 1 if final else None)],
-                when=when + dt.timedelta(seconds=60),
-                source=source,
-                region=region,
-            ),
-        ]
-        key = kafka_key("pipelines", job)
-        for value in events * (2 if i % 10 == 4 else 1):
-            yield key, value
 
 
 def produce_openlineage(settings: Settings, runs: int, seed: int) -> int:

@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 from kafka import KafkaProducer
 
+from harness.openlineage_events import run_event_object, run_id
 from tests.integration.conftest import Pipeline
-from tests.unit.openlineage_events import run_event_object, run_id
 from zettaledger.settings import REPO_ROOT
 from zettaledger.sinks.client import connect
 from zettaledger.sinks.lineage_graph import ClickHouseGraph

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.openlineage_events import run_event, run_id
+from harness.openlineage_events import run_event, run_id
 from zettaledger.schemas.openlineage import (
     DatasetObservation,
     Derivation,

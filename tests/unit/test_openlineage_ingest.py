@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.unit.openlineage_events import run_event, run_id
+from harness.openlineage_events import run_event, run_id
 from tests.unit.test_flush import TOPIC, created
 from zettaledger.schemas.codec import EventCodec
 from zettaledger.schemas.openlineage import OpenLineageDecoder

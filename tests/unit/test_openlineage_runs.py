@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.unit.lineage_db import insert, lineage_db
-from tests.unit.openlineage_events import run_event, run_id
+from harness.lineage_db import insert, lineage_db
+from harness.openlineage_events import run_event, run_id
 from zettaledger.schemas.openlineage import OpenLineageDecoder
 from zettaledger.sinks.client import Client
 from zettaledger.streams.openlineage_runs import Located, fold

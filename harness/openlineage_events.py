@@ -4,8 +4,9 @@ KafkaTransport sends them (``Serde.to_json(event).encode("utf-8")``, key ``run:{
 from __future__ import annotations
 
 import datetime as dt
+import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import attr
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
@@ -17,6 +18,17 @@ from openlineage.client.facet_v2 import (
 )
 from openlineage.client.generated.base import RunFacet
 from openlineage.client.serde import Serde
+
+__all__ = [
+    "PRODUCER",
+    "REGIONS",
+    "SOURCES",
+    "kafka_key",
+    "openlineage_messages",
+    "run_event",
+    "run_event_object",
+    "run_id",
+]
 
 PRODUCER = "https://github.com/zettaledger/tests"
 
@@ -144,3 +156,50 @@ def run_event_object(
 def kafka_key(namespace: str, job: str) -> bytes:
     """The key KafkaTransport gives a run event without a parent run facet."""
     return f"run:{namespace}/{job}".encode()
+
+
+# The fault suite's and the bench's run traffic: sources and regions its truth expects.
+SOURCES = ("IOT", "AI", "TRAINING", "INFERENCE")
+REGIONS = ("CN-GD", "CN-BJ", "CN-SH")
+
+
+def openlineage_messages(runs: int, seed: int) -> Iterator[tuple[bytes, bytes]]:
+    """(key, value) as the KafkaTransport sends them."""
+    rng = random.Random(seed)
+    start = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    for i in range(runs):
+        job = f"{'replicate' if i % 4 == 3 else 'transform'}_{i % 13}"
+        rid = run_id(f"fault-{seed}-{i}")
+        inputs = [] if i % 5 == 0 else [f"in_{rng.randrange(50)}", f"in_{rng.randrange(50)}"]
+        out = f"out_{i % 97}"
+        source, region = SOURCES[i % 4], REGIONS[i % 3]
+        when = start + dt.timedelta(minutes=7 * i)
+        running = rng.randrange(1, 10**12)
+        final: int | None = rng.randrange(1, 10**12) if i % 2 else None
+        end = "FAIL" if i % 8 == 7 else "COMPLETE"
+        events = [
+            run_event("START", rid, job, inputs, [(out, None, None)], when=when, source=source, region=region),
+            run_event(
+                "RUNNING",
+                rid,
+                job,
+                inputs,
+                [(out, running, 1)],
+                when=when + dt.timedelta(seconds=30),
+                source=source,
+                region=region,
+            ),
+            run_event(
+                end,
+                rid,
+                job,
+                inputs,
+                [(out, final, 1 if final else None)],
+                when=when + dt.timedelta(seconds=60),
+                source=source,
+                region=region,
+            ),
+        ]
+        key = kafka_key("pipelines", job)
+        for value in events * (2 if i % 10 == 4 else 1):
+            yield key, value
