@@ -17,11 +17,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from kafka import KafkaProducer
-
 from harness import REPO_ROOT, Scenario
-from harness.seen import day_id
-from zettaledger.schemas import EventCodec
+from harness.seen import created, day_id, send
 from zettaledger.sinks.client import connect
 from zettaledger.sinks.writer import LedgerWriter
 
@@ -44,39 +41,11 @@ class HorizonRun:
         return _HOURS if self.resends_dropped == self.resends else 0
 
 
-def _created(codec: EventCodec, event_id: str, event_time: int, bytes_: int = 1) -> bytes:
-    return codec.encode(
-        "DataCreated",
-        {
-            "event_id": event_id,
-            "event_time": event_time,
-            "producer_id": "bench-horizon",
-            "source": "AI",
-            "region": "CN-GD",
-            "organization": "o",
-            "dataset_id": "ds",
-            "bytes": bytes_,
-            "records": 1,
-            "parent_dataset_ids": [],
-            "derivation": None,
-        },
-    )
-
-
-def _send(sc: Scenario, values: list[bytes]) -> None:
-    raw = KafkaProducer(bootstrap_servers=sc.settings.kafka_servers, max_request_size=8 * 1024 * 1024)
-    for value in values:
-        raw.send(sc.settings.topic_events, key=b"horizon", value=value, partition=0)
-    raw.flush()
-    raw.close()
-
-
 def horizon(root: Path, seeded: int = 100_000_000, resends: int = 2_000) -> HorizonRun:
-    codec = EventCodec()
     sc = Scenario("horizon", root / "horizon")
     sc.create_topics()
     now_ms = int(time.time() * 1000)
-    _send(sc, [_created(codec, str(uuid.uuid4()), now_ms) for _ in range(10)])
+    send(sc.settings, [created(str(uuid.uuid4()), now_ms) for _ in range(10)])
     sc.run_until_caught_up()
     s = sc.settings
     seed = subprocess.run(
@@ -98,10 +67,10 @@ def horizon(root: Path, seeded: int = 100_000_000, resends: int = 2_000) -> Hori
         check=True,
     )
     day_start = now_ms - _HOURS * 3_600_000
-    _send(
-        sc,
-        [_created(codec, day_id(n), day_start + n, 10**6) for n in range(resends)]
-        + [_created(codec, str(uuid.uuid4()), now_ms + 1 + n) for n in range(resends)],
+    send(
+        sc.settings,
+        [created(day_id(n), day_start + n, 10**6) for n in range(resends)]
+        + [created(str(uuid.uuid4()), now_ms + 1 + n) for n in range(resends)],
     )
     stats = sc.run_until_caught_up().stats()
     client = connect(s.clickhouse_dsn)

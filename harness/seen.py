@@ -12,11 +12,15 @@ from __future__ import annotations
 import sys
 import time
 
+from kafka import KafkaProducer
+
+from zettaledger.schemas import EventCodec
+from zettaledger.settings import Settings
 from zettaledger.sinks.client import connect
 from zettaledger.sinks.identifiers import qualified
 from zettaledger.sinks.writer import migrate
 
-__all__ = ["OFFSET_BASE", "day_id", "seed"]
+__all__ = ["OFFSET_BASE", "created", "day_id", "seed", "send"]
 
 OFFSET_BASE = 10**12
 
@@ -24,6 +28,35 @@ OFFSET_BASE = 10**12
 def day_id(n: int) -> str:
     """The n-th id of the seeded day (a UUID, as producers send)."""
     return f"00000000-0000-4000-8000-{n:012x}"
+
+
+def created(event_id: str, event_time: int, bytes_: int = 1) -> bytes:
+    """A DataCreated event with no parents, encoded as producers send it."""
+    return EventCodec().encode(
+        "DataCreated",
+        {
+            "event_id": event_id,
+            "event_time": event_time,
+            "producer_id": "horizon",
+            "source": "AI",
+            "region": "CN-GD",
+            "organization": "o",
+            "dataset_id": "ds",
+            "bytes": bytes_,
+            "records": 1,
+            "parent_dataset_ids": [],
+            "derivation": None,
+        },
+    )
+
+
+def send(settings: Settings, values: list[bytes], partition: int = 0) -> None:
+    """Raw messages to one partition of the events topic, where the seeded sightings are."""
+    raw = KafkaProducer(bootstrap_servers=settings.kafka_servers, max_request_size=8 * 1024 * 1024)
+    for value in values:
+        raw.send(settings.topic_events, key=b"horizon", value=value, partition=partition)
+    raw.flush()
+    raw.close()
 
 
 def seed(dsn: str, database: str, topic: str, partition: int, count: int, hours_ago: float) -> float:

@@ -18,28 +18,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from kafka import KafkaProducer
 
 from harness import REPO_ROOT
-from harness.seen import day_id
+from harness.seen import day_id, send
 from tests.integration.conftest import Pipeline
 from tests.integration.test_pipeline import accounts_of
-from tests.unit.samples import SAMPLES
-from zettaledger.schemas import EventCodec
 from zettaledger.sinks.client import Client
 
 pytestmark = pytest.mark.integration
 
 SEEDED = 100_000_000
 RESENT = 1_000
-
-
-def _send(pipeline: Pipeline, values: list[bytes]) -> None:
-    raw = KafkaProducer(bootstrap_servers=pipeline.settings.kafka_servers, max_request_size=8 * 1024 * 1024)
-    for value in values:
-        raw.send(pipeline.settings.topic_events, key=b"horizon", value=value, partition=0)
-    raw.flush()
-    raw.close()
 
 
 def _worker_stats(result: subprocess.CompletedProcess[str]) -> dict[str, object]:
@@ -51,21 +40,10 @@ def _worker_stats(result: subprocess.CompletedProcess[str]) -> dict[str, object]
 def test_resends_a_day_later_are_found_among_1e8_seen_ids_and_dropped(
     pipeline: Pipeline, open_chdb: Callable[[Path], Client]
 ) -> None:
-    codec = EventCodec()
     now_ms = int(time.time() * 1000)
 
-    def created(event_id: str, bytes_: int, event_time: int) -> bytes:
-        datum = {
-            **SAMPLES["DataCreated"],
-            "event_id": event_id,
-            "bytes": bytes_,
-            "event_time": event_time,
-            "parent_dataset_ids": [],
-        }
-        return codec.encode("DataCreated", datum)
-
     # A worker has counted the day: the ledger's stream time for partition 0 is now.
-    _send(pipeline, [created(str(uuid.uuid4()), 1, now_ms) for _ in range(10)])
+    send(pipeline.settings, [created(str(uuid.uuid4()), now_ms) for _ in range(10)])
     pipeline.run_worker()
     s = pipeline.settings
     seeded = subprocess.run(
@@ -80,9 +58,9 @@ def test_resends_a_day_later_are_found_among_1e8_seen_ids_and_dropped(
 
     # Resends of the day's first ids (seen 23 h ago, sent 23 h ago), and new events.
     day_start = now_ms - 23 * 3_600_000
-    resends = [created(day_id(n), 1_000_000, day_start + n) for n in range(RESENT)]
-    fresh = [created(str(uuid.uuid4()), 7, now_ms + 1 + n) for n in range(RESENT)]
-    _send(pipeline, resends + fresh)
+    resends = [created(day_id(n), day_start + n, 1_000_000) for n in range(RESENT)]
+    fresh = [created(str(uuid.uuid4()), now_ms + 1 + n, 7) for n in range(RESENT)]
+    send(pipeline.settings, resends + fresh)
     stats = _worker_stats(pipeline.run_worker())
     print(
         f"worker with {SEEDED:,} seen ids: first flush after {stats['first_flush_s']} s, {stats['old_event_lookups']} ids looked up"
