@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from harness import REPO_ROOT
-from harness.seen import day_id, send
+from harness.seen import created, day_id, send
 from tests.integration.conftest import Pipeline
 from tests.integration.test_pipeline import accounts_of
 from zettaledger.sinks.client import Client
