@@ -26,10 +26,10 @@ from zettaledger.schemas.validation import max_future_ms
 from zettaledger.streams.dead_letters import DeadLetter
 from zettaledger.streams.dedup import DedupWindow, Place
 from zettaledger.streams.message import Message
-from zettaledger.streams.plan import FlushPlan, TallyStats
+from zettaledger.streams.plan import Caps, FlushPlan, TallyStats
 from zettaledger.streams.tally import Tally
 
-__all__ = ["Accountant", "DeadLetter", "FlushPlan", "Message", "TallyStats"]
+__all__ = ["Accountant", "Caps", "DeadLetter", "FlushPlan", "Message", "TallyStats"]
 
 
 class Accountant:
@@ -43,6 +43,7 @@ class Accountant:
         clock_ms: Callable[[], int] | None = None,
         stream_times: dict[tuple[str, int], int] | None = None,
         lateness_ms: int = 48 * 3_600_000,
+        caps: Caps | None = None,
     ) -> None:
         self._codec = codec
         self._dedup = dedup
@@ -51,6 +52,7 @@ class Accountant:
         # Stream time: the latest event time counted per partition (see tally.py on lateness).
         self._stream_times: dict[tuple[str, int], int] = dict(stream_times or {})
         self._lateness_ms = lateness_ms
+        self._caps = caps or Caps()
 
     @property
     def dedup(self) -> DedupWindow:
@@ -84,7 +86,7 @@ class Accountant:
         """
         now_ms = self._clock_ms()
         prior = _Prior(self._watermarks, self._stream_times, self._dedup, after)
-        tally = Tally(self._codec, prior, now_ms // 1000, max_future_ms(now_ms), self._lateness_ms)
+        tally = Tally(self._codec, prior, now_ms // 1000, max_future_ms(now_ms), self._lateness_ms, self._caps)
         stats = tally.stats
         for message in messages:
             stats.messages += 1

@@ -25,6 +25,8 @@ class RunStats:
     replayed_messages: int = 0
     write_retries: int = 0
     dead_letter_retries: int = 0
+    dead_letters_shrunk: int = 0  # refused by the broker as they were, sent again in their shortest form
+    dead_letters_undelivered: int = 0  # refused in every form: recorded in the ledger instead (kind 'rejected')
     conflicts: int = 0  # flushes re-planned because another worker had written their offsets
     ambiguous_writes_found_stored: int = 0
     injected: dict[str, int] = field(default_factory=dict)  # failpoints that fired (the fault suite's)

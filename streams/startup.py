@@ -10,12 +10,13 @@ import logging
 import time
 
 from zettaledger.schemas.codec import EventCodec
+from zettaledger.schemas.validation import Limits
 from zettaledger.settings import Settings
 from zettaledger.sinks.store import LedgerStore
-from zettaledger.streams.accountant import Accountant
+from zettaledger.streams.accountant import Accountant, Caps
 from zettaledger.streams.dedup import DedupWindow, Sighting
 
-__all__ = ["open_accountant"]
+__all__ = ["caps_of", "open_accountant"]
 
 log = logging.getLogger(__name__)
 
@@ -40,4 +41,15 @@ def open_accountant(store: LedgerStore, settings: Settings, clock_offset_ms: int
         clock_ms=lambda: int(time.time() * 1000) + clock_offset_ms,
         stream_times={(s.topic_events, p): t for p, t in stream_times.items()},
         lateness_ms=s.lateness_hours * 3_600_000,
+        caps=caps_of(s),
+    )
+
+
+def caps_of(s: Settings) -> Caps:
+    """The ``ZL_MAX_*`` settings as the accountant's caps."""
+    return Caps(
+        max_message_bytes=s.max_message_bytes,
+        max_batch_events=s.max_batch_events,
+        max_dead_letters_per_message=s.max_dead_letters_per_message,
+        limits=Limits(max_id=s.max_id_length, max_parents=s.max_parents),
     )

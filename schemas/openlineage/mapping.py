@@ -38,7 +38,7 @@ _REGION = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")  # the same shape schemas.vali
 
 
 def is_region(value: str) -> bool:
-    return bool(_REGION.match(value))
+    return bool(_REGION.fullmatch(value))  # fullmatch: `$` would accept a trailing newline
 
 
 @dataclass(frozen=True, slots=True)
