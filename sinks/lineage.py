@@ -45,6 +45,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from zettaledger.sinks.engines import on_cluster, table_engine
+from zettaledger.sinks.identifiers import quote_identifier
+
 __all__ = [
     "ADDED_COLUMNS",
     "GRAPH_TABLES",
@@ -100,20 +103,12 @@ def to_tuple(values: Mapping[str, object], names: Sequence[str], defaults: Mappi
     return tuple(values.get(n, defaults[n]) for n in names)
 
 
-def _q(name: str) -> str:
-    if not name.replace("_", "").isalnum():
-        raise ValueError(f"identifier {name!r} may hold only letters, digits and _")
-    return f"`{name}`"
-
-
-def _on(cluster: str | None) -> str:
-    return f" ON CLUSTER {_q(cluster)}" if cluster else ""
+_q = quote_identifier  # the one quoting helper (isalnum accepted non-ASCII letters)
+_on = on_cluster
 
 
 def _engine(table: str, database: str, cluster: str | None, kind: str) -> str:
-    if cluster is None:
-        return kind
-    return f"Replicated{kind}('/clickhouse/tables/{{shard}}/{database}/{table}', '{{replica}}')"
+    return table_engine(table, database, cluster, kind)
 
 
 def ledger_columns_statements(database: str, cluster: str | None = None) -> tuple[str, ...]:

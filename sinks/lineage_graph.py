@@ -15,6 +15,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
 from zettaledger.sinks.client import wrap
+from zettaledger.sinks.identifiers import quote_identifier
 from zettaledger.sinks.lineage_queries import Edge
 
 __all__ = ["ClickHouseGraph"]
@@ -34,10 +35,8 @@ def _resolved(db: str, where: str) -> str:
 
 class ClickHouseGraph:
     def __init__(self, client: Client, database: str) -> None:
-        if not database.replace("_", "").isalnum():
-            raise ValueError(f"database {database!r}: letters, digits and _ only")
         self._client = client
-        self._db = f"`{database}`"
+        self._db = quote_identifier(database)
 
     def _rows(self, sql: str, ids: Sequence[str], **more: object) -> list[tuple[object, ...]]:
         out: list[tuple[object, ...]] = []

@@ -135,7 +135,14 @@ class Ingest:
         """Open the ledger and resume from it; retries while ClickHouse is unreachable."""
         if self.flusher is None:
             s = self.settings
-            store = self._store or open_store(s.clickhouse_dsn, s.clickhouse_database, self.failpoints)
+            store = self._store or open_store(
+                s.clickhouse_dsn,
+                s.clickhouse_database,
+                self.failpoints,
+                token_file=s.ledger_host_token_path,
+                ca_file=s.clickhouse_ca_file,
+                timeout_s=s.clickhouse_timeout_s,
+            )
             offset_ms = self.failpoints.clock_offset_ms()
             backoff = 0.5
             while True:

@@ -162,7 +162,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_ledger_host(args: argparse.Namespace) -> int:
     from zettaledger.failpoints import Failpoints
-    from zettaledger.sinks.host import serve
+    from zettaledger.sinks.host import is_loopback, serve
 
     s = _settings()
     if not s.clickhouse_dsn.startswith("chdb:"):
@@ -171,9 +171,18 @@ def cmd_ledger_host(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if not is_loopback(args.bind) and not s.ledger_host_tls_certfile:
+        print(
+            f"zl ledger-host: --bind {args.bind} is beyond loopback: that needs TLS (ZL_LEDGER_HOST_TLS_CERTFILE, "
+            "ZL_LEDGER_HOST_TLS_KEYFILE) besides the token, which would otherwise travel in clear; "
+            "bind 127.0.0.1 (the default) for workers on this machine",
+            file=sys.stderr,
+        )
+        return 2
+    scheme = "ledger+https" if s.ledger_host_tls_certfile else "ledger+http"
     print(
-        f"ledger host for {s.clickhouse_dsn} on http://{args.bind}:{args.port}; workers use "
-        f"ZL_CLICKHOUSE_URL=ledger+http://{args.bind}:{args.port}",
+        f"ledger host for {s.clickhouse_dsn} (database {s.clickhouse_database}) on {args.bind}:{args.port}; workers use "
+        f"ZL_CLICKHOUSE_URL={scheme}://{args.bind}:{args.port} and the token in {s.ledger_host_token_path}",
         flush=True,
     )
 
@@ -182,7 +191,17 @@ def cmd_ledger_host(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        serve(s.clickhouse_dsn, args.bind, args.port, Failpoints.parse(s.failpoints))
+        serve(
+            s.clickhouse_dsn,
+            args.bind,
+            args.port,
+            Failpoints.parse(s.failpoints),
+            database=s.clickhouse_database,
+            token_file=s.ledger_host_token_path,
+            max_connections=s.ledger_host_max_connections,
+            tls_certfile=s.ledger_host_tls_certfile,
+            tls_keyfile=s.ledger_host_tls_keyfile,
+        )
     except KeyboardInterrupt:
         pass
     return 0
