@@ -90,7 +90,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
     s = _settings()
     stream = sys.stdin if args.file == "-" else Path(args.file).open()  # noqa: SIM115 - closed below
     rejected = 0
-    with stream, EventProducer(s, args.producer_id, batch_events=args.batch) as producer:
+    with stream, EventProducer(s, args.producer_id, batch_events=args.batch, compression=args.compression) as producer:
         for line_no, line in enumerate(stream, 1):
             if not line.strip():
                 continue
@@ -115,7 +115,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     national = generate(size=args.size, seed=args.seed)
     started = time.perf_counter()
     with (
-        EventProducer(s, "zl-national-generator", batch_events=args.batch, check_events=False) as producer,
+        EventProducer(
+            s, "zl-national-generator", batch_events=args.batch, check_events=False, compression=args.compression
+        ) as producer,
         tqdm(total=len(national), unit="ev", unit_scale=True, desc="producing", disable=args.quiet) as bar,
     ):
         pending = 0
@@ -226,6 +228,7 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
     from kafka import KafkaConsumer
 
     from zettaledger.kafka_security import KafkaSecurity
+    from zettaledger.report import visible
 
     s = _settings()
     security = KafkaSecurity.from_settings(s)
@@ -241,13 +244,20 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
     shown = 0
     try:
         for record in consumer:
-            headers = {k: v.decode("utf-8", "replace") for k, v in record.headers or []}
+            headers = {k: v[:1024].decode("utf-8", "replace") for k, v in record.headers or []}
             print(
-                f"{record.topic}[{record.partition}]@{record.offset} from {headers.get('zl.source.topic')}"
-                f"[{headers.get('zl.source.partition')}]@{headers.get('zl.source.offset')}: "
-                f"{headers.get('zl.event.type')} {headers.get('zl.error.code')} "
-                f"field={headers.get('zl.error.field')} value={headers.get('zl.error.value')} "
-                f"reason={headers.get('zl.error.reason')}"
+                visible(  # what a producer sent, shown with its control characters escaped
+                    f"{record.topic}[{record.partition}]@{record.offset} from {headers.get('zl.source.topic')}"
+                    f"[{headers.get('zl.source.partition')}]@{headers.get('zl.source.offset')}: "
+                    f"{headers.get('zl.event.type')} {headers.get('zl.error.code')} "
+                    f"field={headers.get('zl.error.field')} value={headers.get('zl.error.value')} "
+                    f"reason={headers.get('zl.error.reason')}"
+                    + (
+                        f" payload={headers['zl.payload.length']} bytes, sha256={headers.get('zl.payload.sha256')} (cut)"
+                        if "zl.payload.length" in headers
+                        else ""
+                    )
+                )
             )
             shown += 1
             if shown >= args.limit:
@@ -256,6 +266,9 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
         consumer.close()
     print(f"{shown} dead letter(s) shown")
     return 0
+
+
+_COMPRESSIONS = ("gzip", "snappy", "lz4", "zstd")  # producers.producer.COMPRESSIONS, without importing kafka here
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -268,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--producer-id", default="zl-cli")
     p.add_argument("--batch", type=int, default=500, help="events per EventBatch message")
     p.add_argument("--single", action="store_true", help="one event per message instead of batches")
+    p.add_argument("--compression", choices=_COMPRESSIONS, help="compress record batches (the worker reads all four)")
     p.set_defaults(fn=cmd_produce)
     p = sub.add_parser("generate", help="send the calibrated national stream")
     p.add_argument("--size", type=float, default=1.0, help="scales the number of events, never the totals")
@@ -275,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=1000, help="events per EventBatch message")
     p.add_argument("--manifest", help="write the expected figures (JSON) here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--compression", choices=_COMPRESSIONS, help="compress record batches (the worker reads all four)")
     p.set_defaults(fn=cmd_generate)
     p = sub.add_parser("worker", help="run the ingest worker")
     p.add_argument("--until-caught-up", action="store_true", help="stop once the topic as of start is in the ledger")
