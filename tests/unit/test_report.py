@@ -112,3 +112,13 @@ def test_modelled_figures_are_flagged_from_the_manifest_and_the_table_is_unchang
     assert notes[1].startswith("  [E1] (assumed) Modelled: the 2024 split by source is assumed")
     assert notes[2].startswith("  [E2] (residual) Modelled: the residual of the published 2025 total")
     assert "data_created/2025/IOT/bytes = 25,140,520,000,000,000,000,000" in notes[2]
+
+
+def test_names_a_producer_sent_cannot_forge_report_lines() -> None:
+    """Before: a pipeline_id holding ESC sequences and newlines printed raw, and forged lines of the table."""
+    hostile = "robot\x1b[2J\x1b[H\nTotal  999 ZB\r\u202eevil"
+    runs = [CollectionFigures(hostile, 3, 100, 95, GB, GB)]
+    text = render(accounts({(2025, "AI"): GB}, runs), [dt.date(2025, 1, 1)], (2025, 1), (2024, 2025))
+    assert not any(ch in text.replace("\n", "") for ch in "\x1b\r\u202e")
+    assert "robot\\x1b[2J\\x1b[H\\x0aTotal  999 ZB\\x0d\\u202eevil" in text
+    assert not any(line.startswith("Total  999") for line in text.splitlines())
