@@ -16,7 +16,7 @@ from zettaledger.sinks.store import LedgerStore
 from zettaledger.streams.accountant import Accountant, Caps
 from zettaledger.streams.dedup import DedupWindow, Sighting
 
-__all__ = ["caps_of", "open_accountant"]
+__all__ = ["caps_of", "open_accountant", "require_current_schema"]
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,10 @@ log = logging.getLogger(__name__)
 def open_accountant(store: LedgerStore, settings: Settings, clock_offset_ms: int = 0) -> Accountant:
     """Set the ledger up (migrations) and build an Accountant that resumes where the ledger stands."""
     s = settings
-    store.setup(s.clickhouse_cluster or None, s.dedup_horizon_hours)
+    if s.migrate:
+        store.setup(s.clickhouse_cluster or None, s.dedup_horizon_hours)
+    else:
+        require_current_schema(store, s)
     marks = store.watermarks(s.topic_events)
     stream_times = store.stream_times(s.topic_events)
     dedup = DedupWindow(s.dedup_horizon_hours * 3600, s.dedup_max_ids)
@@ -43,6 +46,21 @@ def open_accountant(store: LedgerStore, settings: Settings, clock_offset_ms: int
         lateness_ms=s.lateness_hours * 3_600_000,
         caps=caps_of(s),
     )
+
+
+def require_current_schema(store: LedgerStore, s: Settings) -> None:
+    """With ZL_MIGRATE=false: no DDL, but a clear (retried) error naming the migrations the database lacks.
+
+    Checked where this process holds the ClickHouse client; through a ledger host, the host owns the schema."""
+    from zettaledger.sinks.grants import pending_migrations, schema_behind
+    from zettaledger.sinks.store import store_client
+
+    client = store_client(store)
+    if client is None:
+        return
+    pending = pending_migrations(client, s.clickhouse_database, s.clickhouse_cluster or None, s.dedup_horizon_hours)
+    if pending:
+        raise schema_behind(s.clickhouse_database, pending)
 
 
 def caps_of(s: Settings) -> Caps:

@@ -1,7 +1,8 @@
 """``zl``: the command line for producers, operators and statisticians.
 
     zl topics                 create the Kafka topics (explicit partitions)
-    zl migrate                create or upgrade the ClickHouse tables and views
+    zl migrate                create or upgrade the ClickHouse tables and views (--grants: and the roles)
+    zl grants                 print the ClickHouse roles zettaledger_ddl, _writer and _reader with their grants
     zl produce FILE|-         send JSON-lines events (one object per line, with "type")
     zl generate               send the calibrated national stream (progress bar)
     zl worker                 run the ingest worker (--until-caught-up to stop when done)
@@ -52,12 +53,29 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from zettaledger.sinks.client import connect
+    from zettaledger.sinks.client import connect, execute
+    from zettaledger.sinks.grants import ROLES, grant_statements
     from zettaledger.sinks.writer import migrate
 
     s = _settings()
-    applied = migrate(connect(s.clickhouse_dsn), s.clickhouse_database, s.clickhouse_cluster or None, s.dedup_horizon_hours)
+    client = connect(s.clickhouse_dsn)
+    applied = migrate(client, s.clickhouse_database, s.clickhouse_cluster or None, s.dedup_horizon_hours)
     print(f"ClickHouse schema of {s.clickhouse_database} is current" + (f" (applied steps {applied})" if applied else ""))
+    if args.grants:
+        if s.clickhouse_dsn.startswith("chdb:"):
+            print("roles not applied: chDB (embedded) has no access control; `zl grants` prints them for a server")
+        else:
+            execute(client, grant_statements(s.clickhouse_database, s.clickhouse_cluster or None))
+            print(f"roles {', '.join(ROLES)} granted on {s.clickhouse_database}; grant them to users with GRANT <role> TO <user>")
+    return 0
+
+
+def cmd_grants(args: argparse.Namespace) -> int:
+    from zettaledger.sinks.grants import grant_statements
+
+    s = _settings()
+    for statement in grant_statements(s.clickhouse_database, s.clickhouse_cluster or None):
+        print(statement + ";")
     return 0
 
 
@@ -275,7 +293,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("topics", help="create the Kafka topics").set_defaults(fn=cmd_topics)
-    sub.add_parser("migrate", help="create or upgrade the ClickHouse schema").set_defaults(fn=cmd_migrate)
+    p = sub.add_parser("migrate", help="create or upgrade the ClickHouse schema")
+    p.add_argument("--grants", action="store_true", help="also create the three roles and their grants (a server only)")
+    p.set_defaults(fn=cmd_migrate)
+    sub.add_parser("grants", help="print the ClickHouse roles (ddl, writer, reader) and their grants").set_defaults(fn=cmd_grants)
     p = sub.add_parser("produce", help="send JSON-lines events")
     p.add_argument("file", help="path, or - for standard input")
     p.add_argument("--producer-id", default="zl-cli")
