@@ -46,7 +46,7 @@ test: setup ## the whole suite: unit, and integration (with the fast fault subse
 faults: setup ## the fault-injection suite on the real broker and chDB (about 6 minutes)
 	$(PY) -m tests.faults.run
 
-security: setup ## the hostile-input suite (issue 10) on the real broker and chDB, one line a case (about 4 minutes)
+security: setup ## the hostile-input suite (issue 10) on the real broker and chDB, one line a case (about a minute)
 	$(PY) -m tests.security.run
 
 bench: setup ## throughput against the naive path and the decode limit (bench/run.py)
