@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements-lock.txt | s
 export ZL_VAR_DIR ?= $(CURDIR)/var
 DEMO_SIZE ?= 1.0
 
-.PHONY: help k8s-check setup chromium kafka-fetch kafka-start kafka-stop demo test faults bench test-unit test-integration lint format typecheck lock clean
+.PHONY: help k8s-check setup chromium kafka-fetch kafka-start kafka-stop demo test faults security bench test-unit test-integration lint format typecheck lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ test: setup ## the whole suite: unit, and integration (with the fast fault subse
 
 faults: setup ## the fault-injection suite on the real broker and chDB (about 6 minutes)
 	$(PY) -m tests.faults.run
+
+security: setup ## the hostile-input suite (issue 10) on the real broker and chDB, one line a case (about a minute)
+	$(PY) -m tests.security.run
 
 bench: setup ## throughput against the naive path and the decode limit (bench/run.py)
 	$(PY) -m bench.run

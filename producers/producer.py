@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal, get_args
 
 from kafka import KafkaProducer
 from kafka.partitioner.default import murmur2
@@ -24,7 +24,11 @@ from zettaledger.schemas.models import BATCH_FIELD, Event, TokenUsage
 from zettaledger.schemas.validation import check, max_future_ms
 from zettaledger.settings import Settings
 
-__all__ = ["EventProducer", "ProduceError", "partition_key"]
+__all__ = ["COMPRESSIONS", "Compression", "EventProducer", "ProduceError", "partition_key"]
+
+Compression = Literal["gzip", "snappy", "lz4", "zstd"]
+# The codecs Kafka producers use; the worker reads all four (aiokafka, through cramjam).
+COMPRESSIONS: tuple[Compression, ...] = get_args(Compression)
 
 
 class ProduceError(ZettaledgerError):
@@ -46,6 +50,7 @@ class EventProducer:
         batch_events: int = 500,
         codec: EventCodec | None = None,
         check_events: bool = True,
+        compression: Compression | None = None,
         **kafka_options: Any,
     ) -> None:
         self._settings = settings
@@ -64,6 +69,10 @@ class EventProducer:
             "max_request_size": 8 * 1024 * 1024,
             **KafkaSecurity.from_settings(settings).kafka_python_options(),
         }
+        if compression is not None:
+            if compression not in COMPRESSIONS:
+                raise ProduceError(f"compression {compression!r}: one of {', '.join(COMPRESSIONS)}")
+            options["compression_type"] = compression
         options.update(kafka_options)
         self._kafka = KafkaProducer(**options)
         partitions = self._kafka.partitions_for(self._topic)

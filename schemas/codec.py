@@ -119,13 +119,21 @@ class EventCodec:
         except Exception as exc:  # fastavro raises many types for corrupt bodies
             raise SchemaDecodeError(
                 "corrupt_body",
-                f"{writer.short_name} body of {len(payload) - _HEADER_LEN} bytes does not decode: {exc!r}",
+                f"{writer.short_name} body of {len(payload) - _HEADER_LEN} bytes does not decode: {_cause(exc)}",
             ) from exc
         if not isinstance(datum, dict):
             raise SchemaDecodeError("corrupt_body", f"{writer.short_name} decoded to {type(datum).__name__}")
         if body.tell() != len(payload):
             raise _trailing(writer, len(payload), body.tell())
         return Decoded(writer.short_name, datum)
+
+
+def _cause(exc: BaseException, most: int = 300) -> str:
+    """A decoder's error as short text: ``str``, never ``repr`` (a UnicodeDecodeError's repr holds the whole bad string)."""
+    if isinstance(exc, UnicodeDecodeError):  # its str names the position, not the bytes
+        return f"invalid UTF-8 ({exc.reason}) at byte {exc.start} of a {len(exc.object)}-byte string"
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= most else text[: most - 3] + "..."
 
 
 def _unknown(registry: SchemaRegistry, fingerprint: int) -> SchemaDecodeError:
@@ -184,7 +192,7 @@ class ReferenceCodec:
         try:
             datum = reader.read(self._avro_io.BinaryDecoder(body))
         except Exception as exc:
-            raise SchemaDecodeError("corrupt_body", f"{writer.short_name} body does not decode: {exc!r}") from exc
+            raise SchemaDecodeError("corrupt_body", f"{writer.short_name} body does not decode: {_cause(exc)}") from exc
         if not isinstance(datum, dict):
             raise SchemaDecodeError("corrupt_body", f"{writer.short_name} decoded to {type(datum).__name__}")
         if body.tell() != len(payload):

@@ -24,6 +24,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, Error, OperationalError
 
 from zettaledger.errors import ZettaledgerError
+from zettaledger.settings import redact_url
 
 __all__ = [
     "RETRYABLE_ERRORS",
@@ -151,19 +152,42 @@ def chdb_path(dsn: str) -> Path | None:
 
 
 @overload
-def connect(dsn: str, settings: dict[str, Any] | None = None, *, read_only: Literal[False] = False) -> Client: ...
+def connect(
+    dsn: str,
+    settings: dict[str, Any] | None = None,
+    *,
+    read_only: Literal[False] = False,
+    timeout_s: float = ...,
+    ca_file: str = ...,
+) -> Client: ...
 
 
 @overload
-def connect(dsn: str, settings: dict[str, Any] | None = None, *, read_only: bool) -> Reader: ...
+def connect(
+    dsn: str, settings: dict[str, Any] | None = None, *, read_only: bool, timeout_s: float = ..., ca_file: str = ...
+) -> Reader: ...
 
 
-def connect(dsn: str, settings: dict[str, Any] | None = None, *, read_only: bool = False) -> Client | Reader:
+def connect(
+    dsn: str,
+    settings: dict[str, Any] | None = None,
+    *,
+    read_only: bool = False,
+    timeout_s: float | None = None,
+    ca_file: str | None = None,
+) -> Client | Reader:
     """Open ClickHouse at ``dsn``; raises ``SinkUnavailable`` with what to do when it cannot.
 
     ``read_only=True``: a reader. When a live worker holds the chDB directory, that is the
     worker's query endpoint (``sinks.live``), so reads work while it ingests.
+    ``timeout_s`` (``ZL_CLICKHOUSE_TIMEOUT_S``) bounds a request to a server; ``ca_file``
+    (``ZL_CLICKHOUSE_CA_FILE``) is the CA bundle that verifies an https:// server. Both
+    default to the environment's settings when not given.
     """
+    if timeout_s is None:
+        timeout_s = _env_float("ZL_CLICKHOUSE_TIMEOUT_S", 30.0)
+    if ca_file is None:
+        ca_file = os.environ.get("ZL_CLICKHOUSE_CA_FILE", "")
     path = chdb_path(dsn)
     if read_only and path is not None:
         from zettaledger.sinks.live import WorkerReader, live_endpoint
@@ -173,10 +197,15 @@ def connect(dsn: str, settings: dict[str, Any] | None = None, *, read_only: bool
             return WorkerReader(endpoint)
     if path is not None:
         path.mkdir(parents=True, exist_ok=True)
+    if dsn.startswith("chdb:"):
+        _require_chdb()
+    tls: dict[str, Any] = {"ca_cert": ca_file} if ca_file and dsn.startswith("https:") else {}
     try:
         if dsn.startswith("chdb:"):
             return clickhouse_connect.get_client(dsn=dsn, settings=settings or {})
-        return clickhouse_connect.get_client(dsn=dsn, settings=settings or {}, connect_timeout=10, send_receive_timeout=120)
+        return clickhouse_connect.get_client(
+            dsn=dsn, settings=settings or {}, connect_timeout=min(10, timeout_s), send_receive_timeout=timeout_s, **tls
+        )
     except (ClickHouseError, OSError, RuntimeError) as exc:
         if path is not None:
             raise SinkUnavailable(
@@ -196,10 +225,25 @@ def connect(dsn: str, settings: dict[str, Any] | None = None, *, read_only: bool
 
 
 def _redact(dsn: str) -> str:
-    parsed = urlparse(dsn)
-    if parsed.password:
-        return dsn.replace(f":{parsed.password}@", ":***@")
-    return dsn
+    return redact_url(dsn)
+
+
+def _env_float(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name) or default)
+    except ValueError:
+        return default
+
+
+def _require_chdb() -> None:
+    """The embedded engine is an extra: say how to get it, or how to do without."""
+    try:
+        import chdb  # noqa: F401
+    except ImportError as exc:
+        raise SinkError(
+            "the embedded ClickHouse engine (chDB) is not installed: pip install 'zettaledger[embedded]', "
+            "or set ZL_CLICKHOUSE_URL to a ClickHouse server (http:// or https://)"
+        ) from exc
 
 
 def mark_owner(dsn: str) -> None:

@@ -25,6 +25,7 @@ __all__ = [
     "flush_token",
     "row",
     "segment_row",
+    "undelivered_row",
 ]
 
 Row = tuple[object, ...]
@@ -162,3 +163,22 @@ def flush_token(spans: Iterable[tuple[str, int, int, int]]) -> str:
     each took; the loser sees its offsets missing and plans again (``LedgerWriter.write``).
     """
     return hashlib.sha256(";".join(f"{t}:{p}:{first}" for t, p, first, _ in sorted(spans)).encode()).hexdigest()[:32]
+
+
+def undelivered_row(topic: str, partition: int, offset: int, event_type: str, cause: str, sha256: str, length: int) -> Row:
+    """A dead letter the broker would not take in any form, recorded in the flush instead (``kind = 'rejected'``).
+
+    Its event is already counted under its own reason; this row (``rejected = 1``, ``events = 0``) says
+    where the message is, its SHA-256 and length, so an operator can fetch it while Kafka keeps it.
+    """
+    return row(
+        Kind.REJECTED,
+        topic=topic,
+        kafka_partition=partition,
+        offset_from=offset,
+        offset_to=offset,
+        source=event_type,
+        reason=f"undelivered dead letter ({cause}) sha256={sha256}",
+        rejected=1,
+        bytes=length,
+    )

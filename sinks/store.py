@@ -6,7 +6,7 @@ clickhouse-connect (chDB or a server). ``RemoteLedger`` writes through a ledger 
 writes of several workers on one machine. ``WIRE`` says how each verb travels
 between them; the host's dispatch and the client's calls are both built from it,
 and it is checked against the Protocol when this module is imported.
-``open_store`` picks by URL: ``ledger+http://host:port`` for a ledger host.
+``open_store`` picks by URL: ``ledger+http(s)://host:port`` for a ledger host.
 """
 
 from __future__ import annotations
@@ -19,13 +19,16 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from zettaledger.sinks.ledger import Flush
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from clickhouse_connect.driver.client import Client
 
     from zettaledger.failpoints import Failpoints
 
-__all__ = ["LEDGER_HOST_SCHEME", "WIRE", "LedgerStore", "WireVerb", "clickhouse_store", "open_store"]
+__all__ = ["LEDGER_HOST_SCHEME", "LEDGER_HOST_TLS_SCHEME", "WIRE", "LedgerStore", "WireVerb", "clickhouse_store", "open_store"]
 
 LEDGER_HOST_SCHEME = "ledger+http://"
+LEDGER_HOST_TLS_SCHEME = "ledger+https://"
 
 
 class LedgerStore(Protocol):
@@ -150,17 +153,26 @@ if set(WIRE) != _protocol_verbs():  # a verb added to the Protocol must say how 
     raise TypeError(f"sinks.store.WIRE {sorted(WIRE)} does not match LedgerStore's verbs {sorted(_protocol_verbs())}")
 
 
-def open_store(dsn: str, database: str, failpoints: Failpoints | None = None) -> LedgerStore:
+def open_store(
+    dsn: str,
+    database: str,
+    failpoints: Failpoints | None = None,
+    *,
+    token_file: Path | None = None,
+    ca_file: str = "",
+    timeout_s: float = 30.0,
+) -> LedgerStore:
     """The store at ``dsn``. With ``failpoints`` that name any point (the fault suite), the
     ClickHouse writer is wrapped so they fire. Through a ledger host, the writes (and
-    so the write failpoints) happen in the host: see ``sinks.host.serve``."""
-    if dsn.startswith(LEDGER_HOST_SCHEME):
+    so the write failpoints) happen in the host: see ``sinks.host.serve``; its token is
+    read from ``token_file``. ``ca_file`` verifies https servers, ``timeout_s`` bounds a request."""
+    if dsn.startswith((LEDGER_HOST_SCHEME, LEDGER_HOST_TLS_SCHEME)):
         from zettaledger.sinks.remote import RemoteLedger
 
-        return RemoteLedger("http://" + dsn[len(LEDGER_HOST_SCHEME) :], database)
+        return RemoteLedger(dsn.removeprefix("ledger+"), database, token_file=token_file, ca_file=ca_file)
     from zettaledger.sinks.client import connect, mark_owner
 
-    client = connect(dsn)
+    client = connect(dsn, timeout_s=timeout_s, ca_file=ca_file)
     mark_owner(dsn)
     return clickhouse_store(client, database, failpoints)
 

@@ -34,10 +34,10 @@ from zettaledger.schemas.validation import max_future_ms
 from zettaledger.streams.dead_letters import DeadLetter
 from zettaledger.streams.dedup import DedupWindow, Place
 from zettaledger.streams.message import Message
-from zettaledger.streams.plan import FlushPlan, TallyStats
+from zettaledger.streams.plan import Caps, FlushPlan, TallyStats
 from zettaledger.streams.tally import OpenLineageRoute, Tally
 
-__all__ = ["Accountant", "DeadLetter", "FlushPlan", "Message", "OpenLineageRoute", "TallyStats"]
+__all__ = ["Accountant", "Caps", "DeadLetter", "FlushPlan", "Message", "OpenLineageRoute", "TallyStats"]
 
 
 class Accountant:
@@ -53,6 +53,7 @@ class Accountant:
         lateness_ms: int = 48 * 3_600_000,
         floors: dict[tuple[str, int], int] | None = None,
         openlineage: OpenLineageRoute | None = None,
+        caps: Caps | None = None,
     ) -> None:
         self._openlineage = openlineage  # the OpenLineage topic and its decoder, when one is consumed
         self._codec = codec
@@ -64,6 +65,7 @@ class Accountant:
         self._lateness_ms = lateness_ms
         # Per partition, the latest event time the window does not vouch for (see the module docstring).
         self._floors: dict[tuple[str, int], int] = dict(floors or {})
+        self._caps = caps or Caps()
 
     @property
     def dedup(self) -> DedupWindow:
@@ -111,7 +113,7 @@ class Accountant:
         """
         now_ms = self._clock_ms()
         prior = _Prior(self._watermarks, self._stream_times, self._dedup, after, self._floors, known)
-        tally = Tally(self._codec, prior, now_ms // 1000, max_future_ms(now_ms), self._lateness_ms, self._openlineage)
+        tally = Tally(self._codec, prior, now_ms // 1000, max_future_ms(now_ms), self._lateness_ms, self._openlineage, self._caps)
         stats = tally.stats
         for message in messages:
             stats.messages += 1

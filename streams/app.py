@@ -26,8 +26,19 @@ def broker_credentials(security: KafkaSecurity) -> faust.types.auth.CredentialsT
 
 
 def build_app(settings: Settings) -> faust.App:
+    """The app from ``settings`` alone: Faust's own environment variables (``WEB_BIND``, ``WEB_PORT``,
+    ``APP_WEB_STATS_ENABLED``, ``BROKER_...``; Faust lets them override its arguments) are not read,
+    and the web server serves our pages only (/livez, /readyz, /healthz, the live query endpoint)."""
     return faust.App(
         settings.app_id,
+        env={},  # Faust reads its settings' environment variables from this mapping, not os.environ
+        env_prefix=None,
+        debug=False,
+        web_router_enabled=False,  # /router/*: which worker holds a key
+        web_tables_enabled=False,  # /table/*: the contents of tables
+        web_graph_enabled=False,
+        web_stats_enabled=False,  # /stats, /assignment: sensor figures and partition assignment
+        web_metrics_enabled=False,
         broker=[f"kafka://{server}" for server in settings.kafka_servers],
         broker_credentials=broker_credentials(KafkaSecurity.from_settings(settings)),
         store="memory://",

@@ -70,7 +70,7 @@ def uuid_halves(ids: Sequence[str]) -> tuple[npt.NDArray[np.uint64], npt.NDArray
 
 
 def _id_bytes(event_id: str) -> bytes:
-    if UUID_PATTERN.match(event_id):
+    if UUID_PATTERN.fullmatch(event_id):
         return bytes.fromhex(event_id.replace("-", ""))
     return hashlib.blake2b(event_id.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
@@ -120,7 +120,7 @@ class _Sealed:
         """The sightings of those ``ids`` held here (usually none)."""
         if not len(self.hi) or not ids:
             return {}
-        if len(ids) == 1 and UUID_PATTERN.match(ids[0]) and not self.maybe[int(ids[0][19:23] + ids[0][24:], 16) & _MASK]:
+        if len(ids) == 1 and UUID_PATTERN.fullmatch(ids[0]) and not self.maybe[int(ids[0][19:23] + ids[0][24:], 16) & _MASK]:
             return {}  # one id, plainly new: no arrays built
         qhi, qlo = uuid_halves(ids)
         asked = np.flatnonzero(self.maybe[qlo & _FILTER_MASK])

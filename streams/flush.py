@@ -15,8 +15,10 @@ returns, so everything here happens before Kafka may commit an offset:
    plan sees the unwritten slice's effects through ``account(after=...)``; if
    that slice had to be re-planned, the next one is planned again. Writes stay
    one at a time, in offset order.
-4. **Persisting a slice:** dead letters first, confirmed by the broker; then the
-   ledger write, retried with backoff while the failure is retryable; then
+4. **Persisting a slice:** dead letters first, confirmed by the broker (a letter
+   the broker refuses for good is sent again in its shortest form, and if refused
+   even then, recorded as a ledger row of the same write: one message can never
+   stop the worker); then the ledger write, retried with backoff while the failure is retryable; then
    ``Accountant.committed``, the only place planned state is applied.
 5. **Ambiguous writes.** Before a retry, the flusher asks the ledger whether it
    already holds the slice (a timeout after success); if so it is not resent.
@@ -31,6 +33,7 @@ A failure that is not retryable propagates: the caller must stop without acking.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import Counter
@@ -39,6 +42,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol, TypeVar, cast
 
 from zettaledger.sinks.client import SinkError
+from zettaledger.sinks.ledger import Flush
 from zettaledger.sinks.store import LedgerStore
 from zettaledger.sinks.writer import LedgerConflict
 from zettaledger.streams.accountant import Accountant, DeadLetter, FlushPlan, Message
@@ -53,11 +57,16 @@ T = TypeVar("T")
 
 
 class DeadLetterError(Exception):
-    """The dead-letter topic did not confirm a send; ``retryable`` says whether trying again can help."""
+    """The dead-letter topic did not confirm a send; ``retryable`` says whether trying again can help.
 
-    def __init__(self, message: str, retryable: bool) -> None:
+    Not retryable: ``refused`` names the letters the broker will never take as they are
+    (every letter sent when the sink cannot tell which); the others were confirmed.
+    """
+
+    def __init__(self, message: str, retryable: bool, refused: Sequence[DeadLetter] = ()) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.refused = list(refused)
 
 
 class DeadLetterSink(Protocol):
@@ -165,11 +174,14 @@ class Flusher:
         """Write one slice; returns the plan that was committed (a re-planned one after a conflict)."""
         with tracer().start_as_current_span("zl.flush", attributes={"zl.messages": len(chunk)}):
             while True:
-                await self._send_dead_letters(plan)
+                undelivered = await self._send_dead_letters(plan)
                 if plan.empty:
                     break
+                flush = plan.flush
+                if undelivered:  # recorded in the same insert as the offsets they belong to
+                    flush = dataclasses.replace(flush, rows=[*flush.rows, *(dl.undelivered() for dl in undelivered)])
                 try:
-                    await self._write(plan)
+                    await self._write(plan, flush)
                 except LedgerConflict as conflict:
                     if conflict.fenced:
                         self.stats.fenced_flushes += 1
@@ -187,30 +199,56 @@ class Flusher:
         self._record(plan)
         return plan
 
-    async def _send_dead_letters(self, plan: FlushPlan) -> None:
-        """Dead letters are durable in Kafka before the ledger says their offsets are done."""
-        if not plan.dead_letters:
-            return
+    async def _send_dead_letters(self, plan: FlushPlan) -> list[DeadLetter]:
+        """Dead letters are durable in Kafka before the ledger says their offsets are done.
+
+        Returns the letters the broker refused in every form (to be recorded in the ledger
+        write instead). Retryable refusals are retried with backoff for as long as they last.
+        """
+        letters: list[DeadLetter] = plan.dead_letters
+        if not letters:
+            return []
         backoff = 0.2
-        with tracer().start_as_current_span("zl.dead_letter", attributes={"zl.events": len(plan.dead_letters)}):
+        with tracer().start_as_current_span("zl.dead_letter", attributes={"zl.events": len(letters)}):
             while True:
                 self.waiting = True
                 try:
-                    await self.dead_letters.send(plan.dead_letters)
-                    return
+                    await self.dead_letters.send(letters)
+                    return []
                 except DeadLetterError as exc:
                     if not exc.retryable:
-                        raise
+                        refused = exc.refused or letters
+                        if all(dl.shrunk for dl in refused):
+                            return self._undelivered(refused, exc)
+                        letters = [dl if dl.shrunk else dl.shrink() for dl in refused]
+                        self.stats.dead_letters_shrunk += sum(not dl.shrunk for dl in refused)
+                        log.warning("%s; sending %d dead letters again in their shortest form", exc, len(letters))
+                        continue
                     self.stats.dead_letter_retries += 1
-                    log.warning("%s; retrying %d dead letters in %.1fs", exc, len(plan.dead_letters), backoff)
+                    log.warning("%s; retrying %d dead letters in %.1fs", exc, len(letters), backoff)
                     await self._sleep(backoff)
                     backoff = min(backoff * 2, self._max_backoff_s)
                 finally:
                     self.waiting = False
                     self.last_progress = time.monotonic()
 
-    async def _write(self, plan: FlushPlan) -> None:
-        """Write ``plan``'s flush; retries retryable failures with backoff and never gives up on them."""
+    def _undelivered(self, refused: list[DeadLetter], exc: DeadLetterError) -> list[DeadLetter]:
+        self.stats.dead_letters_undelivered += len(refused)
+        for code, n in Counter(dl.error for dl in refused).items():
+            instruments().dead_letters_undelivered.add(n, {"code": code})
+        where = ", ".join(f"{dl.topic}[{dl.partition}]@{dl.offset}" for dl in refused[:5])
+        log.error(
+            "the dead-letter topic refused %d letters even in their shortest form (%s); recording them in the ledger "
+            "(kind 'rejected', reason 'undelivered dead letter ...') at %s%s",
+            len(refused),
+            exc,
+            where,
+            " and more" if len(refused) > 5 else "",
+        )
+        return refused
+
+    async def _write(self, plan: FlushPlan, flush: Flush) -> None:
+        """Write ``plan``'s ``flush``; retries retryable failures with backoff and never gives up on them."""
         metrics = instruments()
         backoff = 0.2
         self.waiting = True
@@ -218,8 +256,8 @@ class Flusher:
             while True:
                 started = time.perf_counter()
                 try:
-                    with tracer().start_as_current_span("zl.insert", attributes={"zl.rows": len(plan.flush.rows)}):
-                        await self._blocking(self.store.write, plan.flush)
+                    with tracer().start_as_current_span("zl.insert", attributes={"zl.rows": len(flush.rows)}):
+                        await self._blocking(self.store.write, flush)
                     metrics.flush_seconds.record(time.perf_counter() - started)
                     return
                 except SinkError as exc:

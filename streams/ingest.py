@@ -38,24 +38,60 @@ _MAX_BACKOFF_S = 10.0
 
 
 class TopicDeadLetters:
-    """The dead-letter topic as a ``DeadLetterSink``: every send awaited and its result checked."""
+    """The dead-letter topic as a ``DeadLetterSink``: every send awaited and its result checked.
 
-    def __init__(self, app: faust.App, topic: faust.TopicT) -> None:
+    Values are cut to ``max_value_bytes`` (``DeadLetter.wire``). A refusal that retrying
+    can cure (the broker away, a timeout) fails the whole send as retryable; one that it
+    cannot (a record too large for the broker or the topic) names the letters refused,
+    so the flusher can shrink them, or record them in the ledger.
+    """
+
+    def __init__(self, app: faust.App, topic: faust.TopicT, max_value_bytes: int = 1024 * 1024) -> None:
         self._app = app
         self._topic = topic
+        self._max_value_bytes = max_value_bytes
+
+    def _error(self, exc: BaseException, refused: Sequence[DeadLetter] = ()) -> DeadLetterError:
+        name = self._topic.get_topic_name()
+        return DeadLetterError(f"dead-letter topic {name!r} refused a send: {exc}", _retryable(exc), refused)
 
     async def send(self, letters: Sequence[DeadLetter]) -> None:
+        pending: list[tuple[DeadLetter, Any]] = []
+        refused: list[DeadLetter] = []
+        last: BaseException | None = None
+        for dl in letters:
+            value, headers = dl.wire(self._max_value_bytes)
+            try:
+                pending.append((dl, await self._topic.send(key=dl.event_type.encode()[:256], value=value, headers=headers)))
+            except _SEND_ERRORS as exc:  # refused before it left: too large for the producer, or the broker away
+                if _retryable(exc):
+                    raise self._error(exc) from exc
+                refused.append(dl)
+                last = exc
         try:
-            pending = [
-                await self._topic.send(key=dl.event_type.encode(), value=dl.payload, headers=dl.headers()) for dl in letters
-            ]
             await self._app.producer.flush()
-            await asyncio.gather(*pending)  # each resolves to the broker's acknowledgement, or raises
-        except (TimeoutError, KafkaError, OSError) as exc:
-            retryable = bool(getattr(exc, "retriable", False)) or isinstance(
-                exc, (KafkaTimeoutError, KafkaConnectionError, OSError, asyncio.TimeoutError)
-            )
-            raise DeadLetterError(f"dead-letter topic {self._topic.get_topic_name()!r} refused a send: {exc}", retryable) from exc
+        except _SEND_ERRORS as exc:
+            raise self._error(exc) from exc
+        # each resolves to the broker's acknowledgement, or to its refusal
+        results = await asyncio.gather(*(future for _, future in pending), return_exceptions=True)
+        for (dl, _), result in zip(pending, results, strict=True):
+            if isinstance(result, BaseException):
+                if not isinstance(result, _SEND_ERRORS) or _retryable(result):
+                    raise self._error(result) from result
+                refused.append(dl)
+                last = result
+        if refused:
+            assert last is not None
+            raise self._error(last, refused) from last
+
+
+_SEND_ERRORS = (TimeoutError, KafkaError, OSError)
+
+
+def _retryable(exc: BaseException) -> bool:
+    return bool(getattr(exc, "retriable", False)) or isinstance(
+        exc, (KafkaTimeoutError, KafkaConnectionError, OSError, asyncio.TimeoutError)
+    )
 
 
 class Ingest:
@@ -99,7 +135,14 @@ class Ingest:
         """Open the ledger and resume from it; retries while ClickHouse is unreachable."""
         if self.flusher is None:
             s = self.settings
-            store = self._store or open_store(s.clickhouse_dsn, s.clickhouse_database, self.failpoints)
+            store = self._store or open_store(
+                s.clickhouse_dsn,
+                s.clickhouse_database,
+                self.failpoints,
+                token_file=s.ledger_host_token_path,
+                ca_file=s.clickhouse_ca_file,
+                timeout_s=s.clickhouse_timeout_s,
+            )
             offset_ms = self.failpoints.clock_offset_ms()
             backoff = 0.5
             while True:
@@ -129,7 +172,11 @@ def register_ingest(app: faust.App, settings: Settings, ingest_state: Ingest) ->
         value_serializer="raw",
         partitions=settings.topic_partitions,
     )
-    dead_letters = TopicDeadLetters(app, app.topic(settings.topic_dead_letter, key_serializer="raw", value_serializer="raw"))
+    dead_letters = TopicDeadLetters(
+        app,
+        app.topic(settings.topic_dead_letter, key_serializer="raw", value_serializer="raw"),
+        settings.dead_letter_max_bytes,
+    )
     faults = ingest_state.failpoints
 
     @app.agent(events_topic, name="ingest")

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from zettaledger.schemas.validation import LIMITS, Limits
 from zettaledger.sinks.ledger import Flush
 from zettaledger.streams.dead_letters import DeadLetter
 from zettaledger.streams.dedup import Place
 
-__all__ = ["FlushPlan", "TallyStats"]
+__all__ = ["Caps", "FlushPlan", "TallyStats"]
+
+
+@dataclass(frozen=True, slots=True)
+class Caps:
+    """What one message may make the worker do (the ``ZL_MAX_*`` settings); beyond, dead letters with their own codes."""
+
+    max_message_bytes: int = 8 * 1024 * 1024  # a value, after decompression: value_too_large
+    max_batch_events: int = 10_000  # events in one EventBatch: too_many_events
+    max_dead_letters_per_message: int = 100  # the rest of a message's rejections: one too_many_dead_letters letter
+    limits: Limits = LIMITS  # per event: max_id (id_too_long), max_parents (too_many_parents)
 
 
 @dataclass

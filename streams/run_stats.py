@@ -26,6 +26,8 @@ class RunStats:
     replayed_messages: int = 0
     write_retries: int = 0
     dead_letter_retries: int = 0
+    dead_letters_shrunk: int = 0  # refused by the broker as they were, sent again in their shortest form
+    dead_letters_undelivered: int = 0  # refused in every form: recorded in the ledger instead (kind 'rejected')
     conflicts: int = 0  # flushes re-planned because another worker had written their offsets
     fenced_flushes: int = 0  # inserts ClickHouse dropped for another writer's with the same start (the storage's fence)
     old_event_lookups: int = 0  # event ids looked up in seen_events: older than what the dedup window vouches for

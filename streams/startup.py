@@ -11,12 +11,13 @@ import time
 
 from zettaledger.schemas.codec import EventCodec
 from zettaledger.schemas.openlineage import MappingRules, OpenLineageDecoder
+from zettaledger.schemas.validation import Limits
 from zettaledger.settings import Settings
 from zettaledger.sinks.store import LedgerStore
-from zettaledger.streams.accountant import Accountant, OpenLineageRoute
+from zettaledger.streams.accountant import Accountant, Caps, OpenLineageRoute
 from zettaledger.streams.dedup import DedupWindow
 
-__all__ = ["open_accountant"]
+__all__ = ["caps_of", "open_accountant", "require_current_schema"]
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,10 @@ log = logging.getLogger(__name__)
 def open_accountant(store: LedgerStore, settings: Settings, clock_offset_ms: int = 0) -> Accountant:
     """Set the ledger up (migrations) and build an Accountant that resumes where the ledger stands."""
     s = settings
-    store.setup(s.clickhouse_cluster or None, s.dedup_horizon_hours)
+    if s.migrate:
+        store.setup(s.clickhouse_cluster or None, s.dedup_horizon_hours)
+    else:
+        require_current_schema(store, s)
     marks = store.watermarks(s.topic_events)
     stream_times = store.stream_times(s.topic_events)
     # No event id is loaded: the window starts empty, and every event at or before its
@@ -44,4 +48,30 @@ def open_accountant(store: LedgerStore, settings: Settings, clock_offset_ms: int
         lateness_ms=s.lateness_hours * 3_600_000,
         floors={(s.topic_events, p): t for p, t in stream_times.items()},
         openlineage=OpenLineageRoute(s.topic_openlineage, OpenLineageDecoder(rules)),
+        caps=caps_of(s),
+    )
+
+
+def require_current_schema(store: LedgerStore, s: Settings) -> None:
+    """With ZL_MIGRATE=false: no DDL, but a clear (retried) error naming the migrations the database lacks.
+
+    Checked where this process holds the ClickHouse client; through a ledger host, the host owns the schema."""
+    from zettaledger.sinks.grants import pending_migrations, schema_behind
+    from zettaledger.sinks.store import store_client
+
+    client = store_client(store)
+    if client is None:
+        return
+    pending = pending_migrations(client, s.clickhouse_database, s.clickhouse_cluster or None, s.dedup_horizon_hours)
+    if pending:
+        raise schema_behind(s.clickhouse_database, pending)
+
+
+def caps_of(s: Settings) -> Caps:
+    """The ``ZL_MAX_*`` settings as the accountant's caps."""
+    return Caps(
+        max_message_bytes=s.max_message_bytes,
+        max_batch_events=s.max_batch_events,
+        max_dead_letters_per_message=s.max_dead_letters_per_message,
+        limits=Limits(max_id=s.max_id_length, max_parents=s.max_parents),
     )

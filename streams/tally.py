@@ -26,7 +26,7 @@ from zettaledger.streams.dead_letters import DeadLetter, Rejections
 from zettaledger.streams.dedup import Place
 from zettaledger.streams.message import Message
 from zettaledger.streams.openlineage_runs import Located, fold
-from zettaledger.streams.plan import FlushPlan, TallyStats
+from zettaledger.streams.plan import Caps, FlushPlan, TallyStats
 
 __all__ = ["OpenLineageRoute", "Prior", "Tally"]
 
@@ -73,10 +73,14 @@ class Tally:
         latest_ms: int,
         lateness_ms: int,
         openlineage: OpenLineageRoute | None = None,
+        caps: Caps | None = None,
     ) -> None:
         self.codec = codec
         self.openlineage = openlineage
         self.lineage_events: list[Located] = []  # OpenLineage observations of this plan, folded in ``plan``
+        self.caps = caps = caps or Caps()
+        self.limits = caps.limits
+        self.message_rejections = 0  # of the current message: past the cap, counted without a letter each
         self.prior = prior
         self.now_s = now_s
         self.latest_ms = latest_ms
@@ -114,13 +118,21 @@ class Tally:
         self.arrival_time = stream_times.get(key)
         self.message_max_time = -1
         self.floor = self.prior.floor(key)
+        self.message_rejections = 0
         self._message(message, segment)
+        if self.message_rejections > self.caps.max_dead_letters_per_message:
+            self._summarise(message)
         if self.message_max_time > stream_times.get(key, -1):
             stream_times[key] = self.message_max_time
 
     def _message(self, message: Message, segment: Segment) -> None:
         if not message.value:
             self._reject(segment, DeadLetter.unreadable(message, "empty", "<value>", "message has no value"))
+            return
+        caps = self.caps
+        if len(message.value) > caps.max_message_bytes:  # decompressed by the consumer: the cap applies to what it made
+            reason = f"value of {len(message.value)} bytes; at most {caps.max_message_bytes} (ZL_MAX_MESSAGE_BYTES)"
+            self._reject(segment, DeadLetter.unreadable(message, "value_too_large", "<value>", reason))
             return
         try:
             decoded = self.codec.decode(message.value)
@@ -131,6 +143,11 @@ class Tally:
         datum = decoded.datum
         if decoded.name == "EventBatch":
             groups = [(event_type, datum[field_name]) for event_type, field_name in BATCH_FIELD.items()]
+            size = sum(len(events) for _, events in groups)
+            if size > caps.max_batch_events:  # before any event is looked at
+                reason = f"{size} events in one batch; at most {caps.max_batch_events} (ZL_MAX_BATCH_EVENTS)"
+                self._reject(segment, DeadLetter.unreadable(message, "too_many_events", "<batch>", reason))
+                return
             ids = [e["event_id"].lower() for _, events in groups for e in events]
             found = self._found(ids)  # one lookup for the whole batch
             index = 0
@@ -200,14 +217,29 @@ class Tally:
     def _reject(self, segment: Segment, letter: DeadLetter) -> None:
         segment.rejected += 1
         self.stats.rejected += 1
-        self.rejections.add(letter)
+        self.message_rejections += 1
+        self.rejections.add(letter, send=self.message_rejections <= self.caps.max_dead_letters_per_message)
 
     def _reject_event(
         self, message: Message, segment: Segment, index: int | None, e: dict[str, Any], rejected: EventRejected
     ) -> None:
-        """A bad event: alone in its message, the message is sent on; in a batch, the event alone, re-encoded."""
-        payload = (message.value or b"") if index is None else self.codec.encode(rejected.kind, e)
+        """A bad event: alone in its message, the message is sent on; in a batch, the event alone, re-encoded
+        (unless the message is past its cap of letters: then it is only counted)."""
+        past_cap = self.message_rejections >= self.caps.max_dead_letters_per_message
+        payload = (message.value or b"") if index is None else b"" if past_cap else self.codec.encode(rejected.kind, e)
         self._reject(segment, DeadLetter.invalid(message, index, payload, rejected))
+
+    def _summarise(self, message: Message) -> None:
+        """One letter for the rejections of a message past ``max_dead_letters_per_message`` (each already counted)."""
+        cap = self.caps.max_dead_letters_per_message
+        more = self.message_rejections - cap
+        reason = (
+            f"{more} more events of this message were rejected and counted, without a letter each: "
+            f"the first {cap} have their own (ZL_MAX_DEAD_LETTERS_PER_MESSAGE); this letter carries the message"
+        )
+        self.rejections.add_summary(
+            DeadLetter.unreadable(message, "too_many_dead_letters", "<message>", reason).with_value(str(more))
+        )
 
     def _data_created(
         self,
@@ -231,14 +263,15 @@ class Tally:
         volume, lineage, outputs = self.cells.volume, self.cells.lineage, self.cells.outputs
         seen_ids, seen_indexes = self.seen_id, self.seen_index
         plain = data_created_is_plain
+        limits = self.limits
         counted = late_total = bytes_total = duplicates = 0
         max_time = -1
         index = first_index - 1
         for e in events:
             index += 1
-            if not plain(e, latest):
+            if not plain(e, latest, limits):
                 try:
-                    check("DataCreated", e, latest)  # names what is wrong, or learns a new region
+                    check("DataCreated", e, latest, limits)  # names what is wrong, or learns a new region
                 except EventRejected as exc:
                     self._reject_event(message, segment, index if batched else None, e, exc)
                     continue
@@ -317,7 +350,7 @@ class Tally:
     ) -> None:
         """Any event other than DataCreated; ``index`` is None for a message of one event (then ids are looked up here)."""
         try:
-            check(event_type, e, self.latest_ms)
+            check(event_type, e, self.latest_ms, self.limits)
         except EventRejected as exc:
             self._reject_event(message, segment, index, e, exc)
             return

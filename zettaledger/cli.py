@@ -1,7 +1,8 @@
 """``zl``: the command line for producers, operators and statisticians.
 
     zl topics                 create the Kafka topics (explicit partitions)
-    zl migrate                create or upgrade the ClickHouse tables and views
+    zl migrate                create or upgrade the ClickHouse tables and views (--grants: and the roles)
+    zl grants                 print the ClickHouse roles zettaledger_ddl, _writer and _reader with their grants
     zl produce FILE|-         send JSON-lines events (one object per line, with "type")
     zl generate               send the calibrated national stream (progress bar)
     zl worker                 run the ingest worker (--until-caught-up to stop when done)
@@ -53,12 +54,29 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from zettaledger.sinks.client import connect
+    from zettaledger.sinks.client import connect, execute
+    from zettaledger.sinks.grants import ROLES, grant_statements
     from zettaledger.sinks.writer import migrate
 
     s = _settings()
-    applied = migrate(connect(s.clickhouse_dsn), s.clickhouse_database, s.clickhouse_cluster or None, s.dedup_horizon_hours)
+    client = connect(s.clickhouse_dsn)
+    applied = migrate(client, s.clickhouse_database, s.clickhouse_cluster or None, s.dedup_horizon_hours)
     print(f"ClickHouse schema of {s.clickhouse_database} is current" + (f" (applied steps {applied})" if applied else ""))
+    if args.grants:
+        if s.clickhouse_dsn.startswith("chdb:"):
+            print("roles not applied: chDB (embedded) has no access control; `zl grants` prints them for a server")
+        else:
+            execute(client, grant_statements(s.clickhouse_database, s.clickhouse_cluster or None))
+            print(f"roles {', '.join(ROLES)} granted on {s.clickhouse_database}; grant them to users with GRANT <role> TO <user>")
+    return 0
+
+
+def cmd_grants(args: argparse.Namespace) -> int:
+    from zettaledger.sinks.grants import grant_statements
+
+    s = _settings()
+    for statement in grant_statements(s.clickhouse_database, s.clickhouse_cluster or None):
+        print(statement + ";")
     return 0
 
 
@@ -91,7 +109,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
     s = _settings()
     stream = sys.stdin if args.file == "-" else Path(args.file).open()  # noqa: SIM115 - closed below
     rejected = 0
-    with stream, EventProducer(s, args.producer_id, batch_events=args.batch) as producer:
+    with stream, EventProducer(s, args.producer_id, batch_events=args.batch, compression=args.compression) as producer:
         for line_no, line in enumerate(stream, 1):
             if not line.strip():
                 continue
@@ -116,7 +134,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     national = generate(size=args.size, seed=args.seed)
     started = time.perf_counter()
     with (
-        EventProducer(s, "zl-national-generator", batch_events=args.batch, check_events=False) as producer,
+        EventProducer(
+            s, "zl-national-generator", batch_events=args.batch, check_events=False, compression=args.compression
+        ) as producer,
         tqdm(total=len(national), unit="ev", unit_scale=True, desc="producing", disable=args.quiet) as bar,
     ):
         pending = 0
@@ -165,7 +185,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_ledger_host(args: argparse.Namespace) -> int:
     from zettaledger.failpoints import Failpoints
-    from zettaledger.sinks.host import serve
+    from zettaledger.sinks.host import is_loopback, serve
 
     s = _settings()
     if not s.clickhouse_dsn.startswith("chdb:"):
@@ -174,9 +194,18 @@ def cmd_ledger_host(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if not is_loopback(args.bind) and not s.ledger_host_tls_certfile:
+        print(
+            f"zl ledger-host: --bind {args.bind} is beyond loopback: that needs TLS (ZL_LEDGER_HOST_TLS_CERTFILE, "
+            "ZL_LEDGER_HOST_TLS_KEYFILE) besides the token, which would otherwise travel in clear; "
+            "bind 127.0.0.1 (the default) for workers on this machine",
+            file=sys.stderr,
+        )
+        return 2
+    scheme = "ledger+https" if s.ledger_host_tls_certfile else "ledger+http"
     print(
-        f"ledger host for {s.clickhouse_dsn} on http://{args.bind}:{args.port}; workers use "
-        f"ZL_CLICKHOUSE_URL=ledger+http://{args.bind}:{args.port}",
+        f"ledger host for {s.clickhouse_dsn} (database {s.clickhouse_database}) on {args.bind}:{args.port}; workers use "
+        f"ZL_CLICKHOUSE_URL={scheme}://{args.bind}:{args.port} and the token in {s.ledger_host_token_path}",
         flush=True,
     )
 
@@ -185,7 +214,17 @@ def cmd_ledger_host(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        serve(s.clickhouse_dsn, args.bind, args.port, Failpoints.parse(s.failpoints))
+        serve(
+            s.clickhouse_dsn,
+            args.bind,
+            args.port,
+            Failpoints.parse(s.failpoints),
+            database=s.clickhouse_database,
+            token_file=s.ledger_host_token_path,
+            max_connections=s.ledger_host_max_connections,
+            tls_certfile=s.ledger_host_tls_certfile,
+            tls_keyfile=s.ledger_host_tls_keyfile,
+        )
     except KeyboardInterrupt:
         pass
     return 0
@@ -210,6 +249,7 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
     from kafka import KafkaConsumer
 
     from zettaledger.kafka_security import KafkaSecurity
+    from zettaledger.report import visible
 
     s = _settings()
     security = KafkaSecurity.from_settings(s)
@@ -225,13 +265,20 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
     shown = 0
     try:
         for record in consumer:
-            headers = {k: v.decode("utf-8", "replace") for k, v in record.headers or []}
+            headers = {k: v[:1024].decode("utf-8", "replace") for k, v in record.headers or []}
             print(
-                f"{record.topic}[{record.partition}]@{record.offset} from {headers.get('zl.source.topic')}"
-                f"[{headers.get('zl.source.partition')}]@{headers.get('zl.source.offset')}: "
-                f"{headers.get('zl.event.type')} {headers.get('zl.error.code')} "
-                f"field={headers.get('zl.error.field')} value={headers.get('zl.error.value')} "
-                f"reason={headers.get('zl.error.reason')}"
+                visible(  # what a producer sent, shown with its control characters escaped
+                    f"{record.topic}[{record.partition}]@{record.offset} from {headers.get('zl.source.topic')}"
+                    f"[{headers.get('zl.source.partition')}]@{headers.get('zl.source.offset')}: "
+                    f"{headers.get('zl.event.type')} {headers.get('zl.error.code')} "
+                    f"field={headers.get('zl.error.field')} value={headers.get('zl.error.value')} "
+                    f"reason={headers.get('zl.error.reason')}"
+                    + (
+                        f" payload={headers['zl.payload.length']} bytes, sha256={headers.get('zl.payload.sha256')} (cut)"
+                        if "zl.payload.length" in headers
+                        else ""
+                    )
+                )
             )
             shown += 1
             if shown >= args.limit:
@@ -242,16 +289,23 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
     return 0
 
 
+_COMPRESSIONS = ("gzip", "snappy", "lz4", "zstd")  # producers.producer.COMPRESSIONS, without importing kafka here
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("topics", help="create the Kafka topics").set_defaults(fn=cmd_topics)
-    sub.add_parser("migrate", help="create or upgrade the ClickHouse schema").set_defaults(fn=cmd_migrate)
+    p = sub.add_parser("migrate", help="create or upgrade the ClickHouse schema")
+    p.add_argument("--grants", action="store_true", help="also create the three roles and their grants (a server only)")
+    p.set_defaults(fn=cmd_migrate)
+    sub.add_parser("grants", help="print the ClickHouse roles (ddl, writer, reader) and their grants").set_defaults(fn=cmd_grants)
     p = sub.add_parser("produce", help="send JSON-lines events")
     p.add_argument("file", help="path, or - for standard input")
     p.add_argument("--producer-id", default="zl-cli")
     p.add_argument("--batch", type=int, default=500, help="events per EventBatch message")
     p.add_argument("--single", action="store_true", help="one event per message instead of batches")
+    p.add_argument("--compression", choices=_COMPRESSIONS, help="compress record batches (the worker reads all four)")
     p.set_defaults(fn=cmd_produce)
     p = sub.add_parser("generate", help="send the calibrated national stream")
     p.add_argument("--size", type=float, default=1.0, help="scales the number of events, never the totals")
@@ -259,6 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=1000, help="events per EventBatch message")
     p.add_argument("--manifest", help="write the expected figures (JSON) here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--compression", choices=_COMPRESSIONS, help="compress record batches (the worker reads all four)")
     p.set_defaults(fn=cmd_generate)
     p = sub.add_parser("worker", help="run the ingest worker")
     p.add_argument("--until-caught-up", action="store_true", help="stop once the topic as of start is in the ledger")

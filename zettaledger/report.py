@@ -30,6 +30,18 @@ SOURCE_LABELS = {
 }
 
 
+# Control characters (C0, DEL, C1) and the bidirectional overrides, shown as escapes: a name a producer
+# sent (a pipeline id, a reason) cannot move the cursor, clear the screen, add a line or reorder text.
+_VISIBLE = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))} | {
+    c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C)
+}
+
+
+def visible(text: str) -> str:
+    """``text`` with every control character rendered as an escape (``\\x1b``, ``\\x0a``, ``\\u202e``)."""
+    return text.translate(_VISIBLE)
+
+
 def _round(value: Decimal, places: int = 2) -> Decimal:
     return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
 
@@ -168,7 +180,10 @@ def render(
 ) -> str:
     prev, year = years
     out: list[str] = []
-    add = out.append
+
+    def add(line: str) -> None:  # every line: producer-supplied names are in some of them
+        out.append(visible(line))
+
     flag = flags or _no_flags
     tokens_flag = flags.tokens if flags else (lambda *days: "")
     add("Zettaledger national data accounts")

@@ -52,11 +52,11 @@ _HOST_LABEL: Final = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 
 OPENLINEAGE_SOURCES: Final = frozenset({"IOT", "AI", "TRAINING", "INFERENCE", "OTHER"})
 OPENLINEAGE_UNKNOWN_REGION: Final = "unknown"
-_REGION_CODE: Final = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")  # the shape schemas.validation accepts for native events
+_REGION_CODE: Final = re.compile(r"[A-Z]{2}-[A-Z0-9]{1,3}")  # the shape schemas.validation accepts for native events
 
 
 def is_region_code(value: str) -> bool:
-    return bool(_REGION_CODE.match(value))
+    return bool(_REGION_CODE.fullmatch(value))  # fullmatch: `$` would accept a trailing newline
 
 
 def parse_openlineage_rules(rules: str) -> tuple[list[tuple[str, str, str | None]], list[str]]:
@@ -188,10 +188,30 @@ class Settings:
     openlineage_rules: str = ""  # ZL_OPENLINEAGE_RULES: job:GLOB=SOURCE[@REGION];type:GLOB=... for runs without the facet
     openlineage_default_region: str = "unknown"  # ZL_OPENLINEAGE_DEFAULT_REGION: region when neither facet nor rule says
     openlineage_copy_jobs: str = "*copy*,*replicat*,*mirror*,*backup*"  # ZL_OPENLINEAGE_COPY_JOBS: globs of copy jobs
+    # Caps on what a producer can make the worker do (each violation is a dead letter with its own code).
+    max_message_bytes: int = 8 * 1024 * 1024  # ZL_MAX_MESSAGE_BYTES: a message value (after decompression) at most
+    max_batch_events: int = 10_000  # ZL_MAX_BATCH_EVENTS: events in one EventBatch at most (else: too_many_events)
+    max_parents: int = 1000  # ZL_MAX_PARENTS: parent_dataset_ids of one event at most (else: too_many_parents)
+    max_id_length: int = 256  # ZL_MAX_ID_LENGTH: characters of an id or name field (else: id_too_long)
+    max_dead_letters_per_message: int = 100  # ZL_MAX_DEAD_LETTERS_PER_MESSAGE: the rest summarised in one letter
+    dead_letter_max_bytes: int = 1024 * 1024  # ZL_DEAD_LETTER_MAX_BYTES: a dead letter's value at most (a longer one is cut)
+    # ClickHouse access.
+    migrate: bool = True  # ZL_MIGRATE: the worker applies migrations at start; false: it never runs DDL (k8s workers)
+    clickhouse_timeout_s: float = 30.0  # ZL_CLICKHOUSE_TIMEOUT_S: send/receive timeout of a ClickHouse server request
+    clickhouse_ca_file: str = ""  # ZL_CLICKHOUSE_CA_FILE: PEM CA bundle for https:// (and ledger+https://) URLs
+    # The ledger host (zl ledger-host) and its clients.
+    ledger_host_token_file: str = ""  # ZL_LEDGER_HOST_TOKEN_FILE: default <ZL_VAR_DIR>/ledger-host.token (0600)
+    ledger_host_max_connections: int = 16  # ZL_LEDGER_HOST_MAX_CONNECTIONS: requests served at once; more wait
+    ledger_host_tls_certfile: str = ""  # ZL_LEDGER_HOST_TLS_CERTFILE: PEM certificate (and key) to serve HTTPS
+    ledger_host_tls_keyfile: str = ""  # ZL_LEDGER_HOST_TLS_KEYFILE: its private key, if not in the certificate file
 
     @property
     def clickhouse_dsn(self) -> str:
         return self.clickhouse_url or f"chdb://{Path(self.var_dir).resolve() / 'chdb'}"
+
+    @property
+    def ledger_host_token_path(self) -> Path:
+        return Path(self.ledger_host_token_file or Path(self.var_dir) / "ledger-host.token")
 
     @property
     def kafka_servers(self) -> list[str]:
@@ -265,10 +285,12 @@ class Settings:
         out.extend(self._openlineage_problems())
         at_least("ZL_TOPIC_PARTITIONS", self.topic_partitions, 1)
         at_least("ZL_TOPIC_REPLICATION", self.topic_replication, 1)
-        if self.clickhouse_url and not self.clickhouse_url.startswith(("chdb:", "http://", "https://", "ledger+http://")):
+        if self.clickhouse_url and not self.clickhouse_url.startswith(
+            ("chdb:", "http://", "https://", "ledger+http://", "ledger+https://")
+        ):
             out.append(
                 f"ZL_CLICKHOUSE_URL={_shown(redact_url(self.clickhouse_url))}: "
-                "must start with chdb://, http://, https:// or ledger+http:// (a `zl ledger-host`)"
+                "must start with chdb://, http://, https:// or ledger+http(s):// (a `zl ledger-host`)"
             )
         for var, name, optional in (
             ("ZL_CLICKHOUSE_DATABASE", self.clickhouse_database, False),
@@ -313,6 +335,28 @@ class Settings:
         out.extend(security_problems(self))
         at_least("ZL_DISCLOSURE_MIN_REPORTERS", self.disclosure_min_reporters, 1)
         at_least("ZL_DISCLOSURE_DOMINANCE_N", self.disclosure_dominance_n, 1)
+        for var, value, low, high in (
+            ("ZL_MAX_MESSAGE_BYTES", self.max_message_bytes, 1024, 2**31 - 1),
+            ("ZL_MAX_BATCH_EVENTS", self.max_batch_events, 1, 10_000_000),
+            ("ZL_MAX_PARENTS", self.max_parents, 1, 1_000_000),
+            ("ZL_MAX_ID_LENGTH", self.max_id_length, 36, 65_536),
+            ("ZL_MAX_DEAD_LETTERS_PER_MESSAGE", self.max_dead_letters_per_message, 1, 1_000_000),
+            ("ZL_DEAD_LETTER_MAX_BYTES", self.dead_letter_max_bytes, 1024, 64 * 1024 * 1024),
+            ("ZL_LEDGER_HOST_MAX_CONNECTIONS", self.ledger_host_max_connections, 1, 1024),
+        ):
+            if not low <= value <= high:
+                out.append(f"{var}={value!r}: must be {low} to {high}")
+        if not (math.isfinite(self.clickhouse_timeout_s) and 1 <= self.clickhouse_timeout_s <= 3600):
+            out.append(f"ZL_CLICKHOUSE_TIMEOUT_S={self.clickhouse_timeout_s!r}: must be 1 to 3600 seconds")
+        for var, path in (
+            ("ZL_CLICKHOUSE_CA_FILE", self.clickhouse_ca_file),
+            ("ZL_LEDGER_HOST_TLS_CERTFILE", self.ledger_host_tls_certfile),
+            ("ZL_LEDGER_HOST_TLS_KEYFILE", self.ledger_host_tls_keyfile),
+        ):
+            if path and not Path(path).is_file():
+                out.append(f"{var}={_shown(path)}: no such file")
+        if self.ledger_host_tls_keyfile and not self.ledger_host_tls_certfile:
+            out.append("ZL_LEDGER_HOST_TLS_KEYFILE is set without ZL_LEDGER_HOST_TLS_CERTFILE")
         if not (math.isfinite(self.disclosure_dominance_k) and 0 < self.disclosure_dominance_k <= 100):
             out.append(f"ZL_DISCLOSURE_DOMINANCE_K={self.disclosure_dominance_k!r}: must be a percentage above 0 and at most 100")
         return out

@@ -33,6 +33,7 @@ class Instruments:
     events: metrics.Counter
     bytes: metrics.Counter
     dead_letters: metrics.Counter
+    dead_letters_undelivered: metrics.Counter
     duplicates: metrics.Counter
     flushes: metrics.Counter
     flush_retries: metrics.Counter
@@ -51,6 +52,11 @@ def instruments() -> Instruments:
             bytes=meter.create_counter("zl.bytes.counted", unit="By", description="DataCreated bytes counted"),
             dead_letters=meter.create_counter(
                 "zl.events.dead_lettered", unit="{event}", description="Events sent to the dead-letter topic"
+            ),
+            dead_letters_undelivered=meter.create_counter(
+                "zl.dead_letters.undelivered",
+                unit="{event}",
+                description="Dead letters the broker refused in every form, recorded in the ledger instead",
             ),
             duplicates=meter.create_counter(
                 "zl.events.duplicates", unit="{event}", description="Resent events dropped by event id"
@@ -106,9 +112,14 @@ def tracer() -> trace.Tracer:
 
 
 def configure(exporter: str, service_name: str = "zettaledger") -> None:
-    """Install SDK providers for ``exporter`` (none, otlp, console). Call once, from an entry point."""
+    """Install SDK providers for ``exporter`` (none, otlp, console). Call once, from an entry point.
+
+    ``OTEL_SERVICE_NAME``, when set, names the service instead of ``service_name`` (the
+    OpenTelemetry convention: the environment of a deployment wins over the code's default).
+    """
     if exporter == "none":
         return
+    service_name = os.environ.get("OTEL_SERVICE_NAME") or service_name
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, MetricExporter, PeriodicExportingMetricReader
     from opentelemetry.sdk.resources import Resource

@@ -27,6 +27,7 @@ from tests.faults.events import T_2025, fault_events
 from tests.faults.truth import Truth, count, read_topic
 from zettaledger.producers.producer import EventProducer
 from zettaledger.schemas import EventCodec
+from zettaledger.sinks.remote import RemoteLedger
 from zettaledger.streams.worker import end_offsets
 
 LATEST_MS = 1_900_000_000_000
@@ -516,11 +517,12 @@ def rebalance(root: Path, n: int = 60_000) -> Result:
         producer.join(timeout=240)
         ends = end_offsets(sc.settings)
         deadline = time.monotonic() + 180
+        ledger = RemoteLedger(  # with the host's token, as a worker reads it
+            f"http://127.0.0.1:{port}", sc.settings.clickhouse_database, token_file=sc.settings.ledger_host_token_path
+        )
         while time.monotonic() < deadline:
-            marks = _http_json(
-                f"http://127.0.0.1:{port}/v1/{sc.settings.clickhouse_database}/watermarks?topic={sc.settings.topic_events}"
-            )
-            if all(int(marks.get(str(p), -1)) >= o - 1 for p, o in ends.items() if o > 0):
+            marks = ledger.watermarks(sc.settings.topic_events)
+            if all(marks.get(p, -1) >= o - 1 for p, o in ends.items() if o > 0):
                 break
             for w in (steady, other):
                 if w.popen.poll() is not None:  # a supervisor restarts a worker that exited
@@ -592,11 +594,12 @@ def zombie(root: Path, n: int = 20_000, rounds: int = 2) -> Result:
             first.signal(signal.SIGCONT)
             ends = end_offsets(sc.settings)
             deadline = time.monotonic() + 180
+            ledger = RemoteLedger(  # with the host's token, as a worker reads it
+                f"http://127.0.0.1:{port}", sc.settings.clickhouse_database, token_file=sc.settings.ledger_host_token_path
+            )
             while time.monotonic() < deadline:
-                marks = _http_json(
-                    f"http://127.0.0.1:{port}/v1/{sc.settings.clickhouse_database}/watermarks?topic={sc.settings.topic_events}"
-                )
-                if all(int(marks.get(str(p), -1)) >= o - 1 for p, o in ends.items() if o > 0):
+                marks = ledger.watermarks(sc.settings.topic_events)
+                if all(marks.get(p, -1) >= o - 1 for p, o in ends.items() if o > 0):
                     break
                 time.sleep(0.5)
             for w in workers:
@@ -622,14 +625,6 @@ def zombie(root: Path, n: int = 20_000, rounds: int = 2) -> Result:
         sum(c.view_diffs for c in comparisons),
     )
     return Result("zombie", total, {"events": events, "rounds": rounds, "fenced_flushes": fenced}, problems)
-
-
-def _http_json(url: str) -> dict[str, Any]:
-    import json
-    import urllib.request
-
-    with urllib.request.urlopen(url, timeout=5) as r:
-        return dict(json.loads(r.read()))
 
 
 def _wait_http(url: str, timeout_s: float = 30) -> None:

@@ -296,7 +296,7 @@ def test_a_plan_made_after_an_uncommitted_plan_sees_it_as_if_committed(stream: t
     assert pipelined.account(replayed) == in_turn.account(replayed)  # same stream times and ids remembered
 
 
-def _always_full_check(e: dict[str, Any], latest_ms: int) -> bool:
+def _always_full_check(e: dict[str, Any], latest_ms: int, limits: Any = None) -> bool:
     return False
 
 

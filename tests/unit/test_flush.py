@@ -6,6 +6,7 @@ The store and the dead-letter sink are in-memory fakes; the Accountant is the re
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -259,14 +260,50 @@ def test_dead_letters_are_confirmed_before_the_ledger_write_and_retried_when_the
     assert ledger.counted() == 3
 
 
-def test_a_dead_letter_the_broker_will_never_take_stops_the_flush_before_the_ledger_write() -> None:
+def test_a_dead_letter_refused_as_it_is_goes_again_in_its_shortest_form_and_the_flush_proceeds() -> None:
     ledger = MemoryLedger()
     dead = MemoryDeadLetters(ledger)
     dead.failures = [DeadLetterError("message too large", retryable=False)]
     f = flusher(ledger, dead)
-    with pytest.raises(DeadLetterError):
-        run(f.flush_take(*take([created(-7), created(3)])))
-    assert ledger.flushes == [] and f.accountant.written_through(TOPIC, 0) == -1
+    run(f.flush_take(*take([created(-7), created(3)])))
+    assert ledger.log == ["dead letters 1", "dead letters 1", "write [0]"]
+    assert [d.shrunk for d in dead.sent] == [True]
+    value, headers = dead.sent[0].wire(1 << 20)
+    assert len(value) <= 256 and all(len(v) <= 128 for _, v in headers)
+    assert f.stats.dead_letters_shrunk == 1 and f.stats.dead_letters_undelivered == 0
+    assert ledger.counted() == 3
+
+
+def test_a_dead_letter_the_broker_will_never_take_is_recorded_in_the_same_write_and_never_stops_the_worker() -> None:
+    """Before: a non-retryable refusal propagated, the worker exited 70 without acking, and read the message again."""
+    ledger = MemoryLedger()
+    dead = MemoryDeadLetters(ledger)
+    bad = created(-7)
+    dead.failures = [DeadLetterError("record too large", retryable=False)] * 2  # as it is, then even shrunk
+    f = flusher(ledger, dead)
+    run(f.flush_take(*take([bad, created(3)])))
+    assert ledger.log == ["dead letters 1", "dead letters 1", "write [0]"]
+    assert dead.sent == []
+    assert f.stats.dead_letters_undelivered == 1
+    assert ledger.counted() == 3 and f.accountant.written_through(TOPIC, 0) == 1
+    (flush,) = ledger.flushes
+    recorded = [dict(zip(COLUMN_NAMES, r, strict=True)) for r in flush.rows if r[0] == "rejected" and "undelivered" in str(r)]
+    assert len(recorded) == 1
+    row = recorded[0]
+    assert (row["topic"], row["kafka_partition"], row["offset_from"], row["rejected"], row["events"]) == (TOPIC, 0, 0, 1, 0)
+    assert row["bytes"] == len(bad) and hashlib.sha256(bad).hexdigest() in str(row["reason"])
+
+
+def test_only_the_refused_letters_are_shrunk_the_others_were_confirmed() -> None:
+    ledger = MemoryLedger()
+    dead = MemoryDeadLetters(ledger)
+    f = flusher(ledger, dead)
+    messages, sizes = take([created(-7), created(-8), created(3)])
+    plan = f.accountant.account(messages)
+    dead.failures = [DeadLetterError("too large", retryable=False, refused=plan.dead_letters[1:])]
+    run(f.flush_take(messages, sizes))
+    assert ledger.log == ["dead letters 2", "dead letters 1", "write [0]"]
+    assert [(d.offset, d.shrunk) for d in dead.sent] == [(1, True)]
 
 
 def test_a_resend_of_an_event_counted_before_a_restart_is_found_in_seen_events_and_dropped() -> None:

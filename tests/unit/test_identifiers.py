@@ -68,3 +68,35 @@ def test_every_sql_builder_refuses_a_hostile_database_before_any_sql(name: str) 
     ):
         with pytest.raises(InvalidIdentifier):
             build()
+
+
+@pytest.mark.parametrize("name", ["x`;DROP", "zettaledgér", "zl\n"])
+def test_the_lineage_builders_refuse_a_hostile_name_too(name: str) -> None:
+    from zettaledger.sinks.lineage import lineage_statements
+    from zettaledger.sinks.lineage_graph import ClickHouseGraph
+
+    for build in (
+        lambda: lineage_statements(name),
+        lambda: lineage_statements("zl", cluster=name),
+        lambda: ClickHouseGraph(cast(Client, None), name),
+    ):
+        with pytest.raises(InvalidIdentifier):
+            build()
+
+
+def test_no_sql_builder_backquotes_a_name_by_itself() -> None:
+    """Every name reaches SQL through sinks.identifiers: no f-string puts a value between backquotes elsewhere."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    pattern = re.compile(r"(?<!`)`\{(?!\{)")  # `{name} in an f-string (``{{`` is a literal brace, ``{ a docstring)
+    offenders = [
+        f"{path.relative_to(root)}:{n}"
+        for folder in ("sinks", "streams", "zettaledger", "zettaledger/statistics")
+        for path in sorted((root / folder).glob("*.py"))
+        if path.name != "identifiers.py"
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert offenders == []

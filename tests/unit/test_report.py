@@ -132,3 +132,13 @@ def test_the_lineage_section_is_printed_only_with_lineage_accounts() -> None:
     assert lines[at + 2].endswith("IoT sensing 0.60 kB (60.00%), registered high-quality datasets 0.40 kB (40.00%)")
     # the section and its blank line are all that was added
     assert lines[:at] + lines[at + 4 :] == text.splitlines()
+
+
+def test_names_a_producer_sent_cannot_forge_report_lines() -> None:
+    """Before: a pipeline_id holding ESC sequences and newlines printed raw, and forged lines of the table."""
+    hostile = "robot\x1b[2J\x1b[H\nTotal  999 ZB\r\u202eevil"
+    runs = [CollectionFigures(hostile, 3, 100, 95, GB, GB)]
+    text = render(accounts({(2025, "AI"): GB}, runs), [dt.date(2025, 1, 1)], (2025, 1), (2024, 2025))
+    assert not any(ch in text.replace("\n", "") for ch in "\x1b\r\u202e")
+    assert "robot\\x1b[2J\\x1b[H\\x0aTotal  999 ZB\\x0d\\u202eevil" in text
+    assert not any(line.startswith("Total  999") for line in text.splitlines())
