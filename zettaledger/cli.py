@@ -13,7 +13,7 @@
     zl sql                    one read-only SELECT on the ledger, as TSV or JSON
     zl rollups check|rebuild  compare the report's rollups with the ledger, or rebuild them from it
     zl ledger-host            own a chDB directory and serve the ledger to several local workers
-    zl dead-letters           show dead-lettered events with their reasons
+    zl dead-letters [replay]  show dead-lettered events with their reasons, or replay them once the cause is fixed
     zl lineage upstream|downstream|impact DATASET, zl lineage roots --year Y   walk the lineage graph
 
 Settings come from ZL_* environment variables (see README).
@@ -246,6 +246,14 @@ def cmd_rollups(args: argparse.Namespace) -> int:
 
 
 def cmd_dead_letters(args: argparse.Namespace) -> int:
+    if args.action == "replay":
+        from zettaledger.dead_letter_replay import replay
+
+        outcome = replay(_settings(), code=args.code, limit=args.limit, timeout_s=args.timeout, dry_run=args.dry_run)
+        for example in outcome.examples:
+            print(f"skipped {example}")
+        print(("(dry run) " if args.dry_run else "") + outcome.summary())
+        return 0
     from kafka import KafkaConsumer
 
     from zettaledger.kafka_security import KafkaSecurity
@@ -281,7 +289,7 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
                 )
             )
             shown += 1
-            if shown >= args.limit:
+            if shown >= (args.limit or 50):
                 break
     finally:
         consumer.close()
@@ -328,8 +336,17 @@ def build_parser() -> argparse.ArgumentParser:
     from zettaledger.statistics.commands import add_commands
 
     add_commands(sub)  # report, publish, close, revisions, export, sql
-    p = sub.add_parser("dead-letters", help="show dead-lettered events with their reasons")
-    p.add_argument("--limit", type=int, default=50)
+    p = sub.add_parser(
+        "dead-letters",
+        help="show dead-lettered events with their reasons, or replay them once the cause is fixed",
+        description="`zl dead-letters` lists dead letters; `zl dead-letters replay` sends each back to the input topic "
+        "and partition it came from (once: progress is kept by the consumer group <ZL_APP_ID>-replay), skipping "
+        "letters whose value was cut. See zettaledger/dead_letter_replay.py.",
+    )
+    p.add_argument("action", nargs="?", choices=["list", "replay"], default="list")
+    p.add_argument("--limit", type=int, default=None, help="letters at most (list: 50 when not given)")
+    p.add_argument("--code", help="replay only letters with this zl.error.code (e.g. unknown_schema, too_many_parents)")
+    p.add_argument("--dry-run", action="store_true", help="replay: count what would be sent, send and commit nothing")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for more")
     p.set_defaults(fn=cmd_dead_letters)
     from zettaledger.lineage_cli import add_lineage_commands

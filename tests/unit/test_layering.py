@@ -20,7 +20,12 @@ GROUND = {
     "zettaledger.failpoints",
     "zettaledger.kafka_security",
 }
-ROOF = {"zettaledger.cli", "zettaledger.report", "zettaledger.lineage_cli"}  # and every module under zettaledger.statistics
+ROOF = {
+    "zettaledger.cli",
+    "zettaledger.report",
+    "zettaledger.lineage_cli",
+    "zettaledger.dead_letter_replay",
+}  # and every module under zettaledger.statistics
 # What each pipeline package may import of ours, besides itself and the ground.
 PIPELINE = {
     "schemas": set[str](),
