@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 size="${1:-1.0}"
 zl=.venv/bin/zl
-var="${ZL_VAR_DIR:-var}"
+var="$(realpath --relative-to=. "${ZL_VAR_DIR:-var}")"  # printed in the report: relative, as the README shows it
 manifest="$var/demo-manifest.json"
 started_kafka=""
 worker=""

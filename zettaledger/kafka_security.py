@@ -382,7 +382,15 @@ class KafkaSecurity:
         refused = self.explain(exc, doing)
         if refused is not None:
             raise refused from exc
-        log.warning("%s: could not check Kafka access (%s); the clients will keep trying", doing, _first_line(exc))
+        # A coordinator still being elected (a broker just started) is routine and retried by the
+        # clients themselves: worth a line only when someone asks for detail. Anything else may need action.
+        routine = any(getattr(cause, "retriable", False) for cause in _causes(exc))
+        log.log(
+            logging.INFO if routine else logging.WARNING,
+            "%s: could not check Kafka access (%s); the clients will keep trying",
+            doing,
+            _first_line(exc),
+        )
 
 
 def _first_line(exc: BaseException, most: int = 160) -> str:
