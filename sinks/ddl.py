@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from zettaledger.sinks.engines import on_cluster, table_engine
 from zettaledger.sinks.identifiers import quote_identifier
 from zettaledger.sinks.ledger import COLUMNS, SEEN_COLUMNS, LedgerColumn
-from zettaledger.sinks.lineage import lineage_statements
-from zettaledger.sinks.rollups import legacy_rollup_statements, projection_statements
+from zettaledger.sinks.lineage import lineage_statements, view_statement
+from zettaledger.sinks.rollups import ROLLUPS, legacy_rollup_statements, projection_statements
 from zettaledger.sinks.vintages import reporters_statement, vintage_statements
 
 __all__ = ["VIEWS", "Migration", "bootstrap", "migrations", "table_engine"]
@@ -119,6 +119,14 @@ SETTINGS non_replicated_deduplication_window = 10000"""
             8,
             "lineage: OpenLineage runs and native dataset bytes in the ledger, the graph as projections of it, the accounts",
             lineage_statements(database, cluster),
+        ),
+        Migration(
+            9,
+            "rollup of data created by derivation: derived bytes and lineage accounts without a ledger scan",
+            (
+                *projection_statements(database, cluster, rollups=ROLLUPS[2:]),
+                view_statement("lineage_accounts", database, cluster),
+            ),
         ),
     ]
 

@@ -58,10 +58,11 @@ class _FailpointClient:
 class FailpointStore(LedgerStore):
     """A ``LedgerWriter`` on ``client`` with ``failpoints`` firing where the module docstring says."""
 
-    def __init__(self, client: Client, database: str, failpoints: Failpoints) -> None:
+    def __init__(self, client: Client, database: str, failpoints: Failpoints, single_writer: bool = False) -> None:
         self._failpoints = failpoints
         hooked = _FailpointClient(client, qualified(database, LEDGER), failpoints)
-        self._writer = LedgerWriter(cast(Client, hooked), database)
+        self._writer = LedgerWriter(cast(Client, hooked), database, single_writer)
+        self.single_writer = single_writer
 
     def setup(self, cluster: str | None = None, dedup_horizon_hours: int = 24) -> None:
         self._writer.setup(cluster, dedup_horizon_hours)

@@ -230,7 +230,9 @@ LINEAGE_VIEWS: dict[str, str] = {
         FROM (
             SELECT toYear(day) AS year, toString(source) AS source, toString(region) AS region, toString(derivation) AS derivation,
                    bytes, toUInt256(0) AS suspect_bytes
-            FROM {db}.ledger WHERE kind = 'volume'
+            -- summed by day first: the rollup_created_by_derivation projection answers it, not every volume row
+            FROM (SELECT day, source, region, derivation, sum(bytes) AS bytes FROM {db}.ledger WHERE kind = 'volume'
+                  GROUP BY day, source, region, derivation)
             UNION ALL
             SELECT toYear(day), source, region, derivation, if(suspect = 0, bytes, toUInt256(0)), if(suspect = 0, toUInt256(0), bytes)
             FROM {db}.lineage_run_outputs WHERE status = 'COMPLETE'
@@ -254,12 +256,14 @@ LINEAGE_VIEWS: dict[str, str] = {
 def lineage_statements(database: str, cluster: str | None = None) -> tuple[str, ...]:
     """Migration 8: the ledger's new kinds and columns, the graph's projections (materialised over the parts
     already there), then the views. Every statement is idempotent, so a step interrupted half-way runs again."""
-    db, on = quote_identifier(database), on_cluster(cluster)
     out = list(ledger_columns_statements(database, cluster))
     for p in LINEAGE_PROJECTIONS:
         out += [p.add(database, cluster), p.materialize(database, cluster)]
-    out += [
-        f"CREATE OR REPLACE VIEW {db}.{quote_identifier(v)}{on} AS {sql.format(db=db).strip()}"
-        for v, sql in LINEAGE_VIEWS.items()
-    ]
+    out += [view_statement(v, database, cluster) for v in LINEAGE_VIEWS]
     return tuple(out)
+
+
+def view_statement(name: str, database: str, cluster: str | None = None) -> str:
+    """``CREATE OR REPLACE VIEW`` for the lineage view ``name``, as ``LINEAGE_VIEWS`` declares it now."""
+    db = quote_identifier(database)
+    return f"CREATE OR REPLACE VIEW {db}.{quote_identifier(name)}{on_cluster(cluster)} AS {LINEAGE_VIEWS[name].format(db=db).strip()}"

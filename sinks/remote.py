@@ -26,6 +26,8 @@ __all__ = ["RemoteLedger"]
 
 
 class RemoteLedger(LedgerStore):
+    single_writer = False  # a ledger host serves several workers
+
     def __init__(
         self,
         base_url: str,

@@ -187,13 +187,22 @@ ROLLUPS: tuple[Rollup, ...] = (
             ),
         ),
     ),
+    # Migration 9: data created by derivation, so the report's derived bytes and the lineage
+    # accounts read thousands of rows, not every volume row of the ledger.
+    Rollup(
+        "rollup_created_by_derivation",
+        Kind.VOLUME,
+        keys=(("day", "Date"), ("source", _LC), ("region", _LC), ("derivation", _LC)),
+        sums=(("events", "UInt64"), ("bytes", "UInt256"), ("records", "UInt256")),
+    ),
 )
+_RELEASED_IN_3_AND_4 = ROLLUPS[:2]  # what migrations 3 and 4 rendered, and must go on rendering
 
 
 def legacy_rollup_statements(database: str, cluster: str | None = None) -> tuple[str, ...]:
     """Migration 3 as released: SummingMergeTree tables, backfilled, fed by materialised views."""
     out: list[str] = []
-    rendered = [rollup.legacy_statements(database, cluster) for rollup in ROLLUPS]
+    rendered = [rollup.legacy_statements(database, cluster) for rollup in _RELEASED_IN_3_AND_4]
     for tables, _ in rendered:
         out.extend(tables)
     for _, views in rendered:
@@ -201,19 +210,23 @@ def legacy_rollup_statements(database: str, cluster: str | None = None) -> tuple
     return tuple(out)
 
 
-def projection_statements(database: str, cluster: str | None = None) -> tuple[str, ...]:
-    """Migration 4: projections in the ledger, the views read the ledger, the old tables and views dropped.
+def projection_statements(
+    database: str, cluster: str | None = None, rollups: tuple[Rollup, ...] = _RELEASED_IN_3_AND_4
+) -> tuple[str, ...]:
+    """Migration 4 (and each later rollup's own step): projections in the ledger, the views
+    read the ledger, any table a released step had made for them dropped.
 
     Every statement is idempotent, so a step interrupted half-way runs again safely;
     the views switch only once the projections hold every part.
     """
     out: list[str] = []
-    for rollup in ROLLUPS:
+    for rollup in rollups:
         out.extend((rollup.add_projection(database, cluster), rollup.materialize(database, cluster)))
-    for rollup in ROLLUPS:
+    for rollup in rollups:
         out.extend(rollup.reader_views(database, cluster))
-    for rollup in ROLLUPS:
-        out.extend(rollup.drop_legacy(database, cluster))
+    for rollup in rollups:
+        if rollup in _RELEASED_IN_3_AND_4:
+            out.extend(rollup.drop_legacy(database, cluster))
     return tuple(out)
 
 

@@ -32,6 +32,10 @@ LEDGER_HOST_TLS_SCHEME = "ledger+https://"
 
 
 class LedgerStore(Protocol):
+    # True where no other writer can exist (the chDB directory is held by this process): flushes
+    # then need not be cut per partition for the storage to fence a zombie, and need no fencing reads.
+    single_writer: bool
+
     def setup(self, cluster: str | None = None, dedup_horizon_hours: int = 24) -> None: ...
     def write(self, flush: Flush) -> None: ...
     def watermarks(self, topic: str) -> dict[int, int]: ...
@@ -174,7 +178,7 @@ def open_store(
 
     client = connect(dsn, timeout_s=timeout_s, ca_file=ca_file)
     mark_owner(dsn)
-    return clickhouse_store(client, database, failpoints)
+    return clickhouse_store(client, database, failpoints, single_writer=dsn.startswith("chdb:"))
 
 
 def store_client(store: LedgerStore | None) -> Client | None:
@@ -184,12 +188,14 @@ def store_client(store: LedgerStore | None) -> Client | None:
     return store.client if isinstance(store, LedgerWriter) else None
 
 
-def clickhouse_store(client: Client, database: str, failpoints: Failpoints | None = None) -> LedgerStore:
+def clickhouse_store(
+    client: Client, database: str, failpoints: Failpoints | None = None, single_writer: bool = False
+) -> LedgerStore:
     """A ``LedgerWriter`` on ``client``; wrapped so that ``failpoints`` fire when they name any point."""
     from zettaledger.sinks.writer import LedgerWriter
 
     if failpoints is not None and failpoints.spec:
         from zettaledger.sinks.failpoint_store import FailpointStore
 
-        return FailpointStore(client, database, failpoints)
-    return LedgerWriter(client, database)
+        return FailpointStore(client, database, failpoints, single_writer)
+    return LedgerWriter(client, database, single_writer)

@@ -79,9 +79,12 @@ def migrate(client: Client, database: str, cluster: str | None = None, dedup_hor
 class LedgerWriter:
     """The sink's verbs: ``setup`` once, ``write`` per flush, ``watermarks`` and ``stream_times`` on start, ``sightings`` for old events."""
 
-    def __init__(self, client: Client, database: str) -> None:
+    def __init__(self, client: Client, database: str, single_writer: bool = False) -> None:
         self._client = client
         self._db = database
+        # True where this process is the only writer there can be (it holds the chDB directory):
+        # no other worker can race it, so the overlap check and the read-back are skipped.
+        self.single_writer = single_writer
         self._ledger = qualified(database, LEDGER)
         self._seen = qualified(database, SEEN_EVENTS)
 
@@ -101,9 +104,11 @@ class LedgerWriter:
         so of two writers that start a partition at the same offset, ClickHouse's block
         deduplication keeps exactly one insert, atomically (in memory on one server, in
         Keeper on a replicated cluster). The segments read back after the insert say
-        whether it was ours; if not, ``LedgerConflict(fenced=True)``.
+        whether it was ours; if not, ``LedgerConflict(fenced=True)``. A single writer (a
+        worker that holds its chDB directory) has nobody to fence, and skips both reads.
         """
-        self.check_unheld(flush)
+        if not self.single_writer:
+            self.check_unheld(flush)
         try:
             if flush.seen:
                 self._client.insert(
@@ -121,7 +126,8 @@ class LedgerWriter:
             )
         except (DatabaseError, OperationalError, OSError) as exc:
             raise wrap(exc, f"insert of flush {flush.token}") from exc
-        self._check_kept(flush)
+        if not self.single_writer:
+            self._check_kept(flush)
 
     def _check_kept(self, flush: Flush) -> None:
         """Raise ``LedgerConflict(fenced=True)`` unless the ledger holds this flush's own segments."""

@@ -88,12 +88,18 @@ class Blocking:
         self._executor.shutdown(wait=False)
 
 
-def slices(messages: Sequence[Message], sizes: Sequence[int], max_bytes: int) -> Iterator[list[Message]]:
-    """Runs of ``messages`` of one topic-partition each, in offset order, holding at most about ``max_bytes``
-    of payload each (never empty); partitions in the order they first appear in the take."""
+def slices(
+    messages: Sequence[Message], sizes: Sequence[int], max_bytes: int, per_partition: bool = True
+) -> Iterator[list[Message]]:
+    """Runs of ``messages`` holding at most about ``max_bytes`` of payload each (never empty), in offset order.
+
+    ``per_partition``: each run of one topic-partition (partitions in the order they first
+    appear in the take), so the storage can fence a zombie; else runs in the take's order.
+    """
     by_partition: dict[tuple[str, int], list[tuple[Message, int]]] = {}
     for message, message_size in zip(messages, sizes, strict=True):
-        by_partition.setdefault((message.topic, message.partition), []).append((message, message_size))
+        key = (message.topic, message.partition) if per_partition else ("", 0)
+        by_partition.setdefault(key, []).append((message, message_size))
     for pairs in by_partition.values():
         chunk: list[Message] = []
         size = 0
@@ -138,7 +144,7 @@ class Flusher:
         writing: asyncio.Future[FlushPlan] | None = None
         written_after: FlushPlan | None = None  # the plan the slice being written was planned from
         try:
-            for chunk in slices(messages, sizes, self.flush_max_bytes):
+            for chunk in slices(messages, sizes, self.flush_max_bytes, per_partition=not self.store.single_writer):
                 plan = await self._plan(chunk, after=written_after)
                 if writing is not None and await writing is not written_after:
                     plan = await self._plan(chunk)  # the previous slice was re-planned: plan on what it committed

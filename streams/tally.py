@@ -294,7 +294,8 @@ class Tally:
             r = e["records"]
             parents = e["parent_dataset_ids"]
             derivation = e["derivation"] or derivation_of(parents)
-            key = (day, e["source"], e["region"], late, e["producer_id"], derivation)
+            source, region = e["source"], e["region"]
+            key = (day, source, region, late, e["producer_id"], derivation)
             cell = volume.get(key)
             if cell is None:
                 volume[key] = [1, b, r]
@@ -304,7 +305,7 @@ class Tally:
                 cell[2] += r
             dataset_id = e["dataset_id"]
             # The dataset's own bytes (lineage graph nodes, attribution seeds and roots).
-            out_key = (dataset_id, day, e["source"], e["region"], derivation)
+            out_key = (dataset_id, day, source, region, derivation)
             cell = outputs.get(out_key)
             if cell is None:
                 outputs[out_key] = [1, b, r]

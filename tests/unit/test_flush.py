@@ -30,6 +30,8 @@ TOPIC = "zl.events"
 class MemoryLedger:
     """A ledger store that keeps flushes in a list and refuses overlapping offsets, as the real one does."""
 
+    single_writer = False  # as a shared server: flushes are cut per partition
+
     def __init__(self) -> None:
         self.flushes: list[Flush] = []
         self.failures: list[SinkError] = []  # raised by the next writes, before anything is stored
@@ -330,3 +332,20 @@ def test_an_event_older_than_what_the_window_still_holds_is_looked_up_not_counte
     run(f.flush_take(*take([created(1, first, event_time=t0)], first_offset=80)))  # the first event, resent
     assert ledger.counted() == 80
     assert f.stats.duplicates == 1 and f.stats.old_event_lookups == 1
+
+
+def test_a_single_writer_flushes_a_take_of_several_partitions_at_once() -> None:
+    ledger = MemoryLedger()
+    ledger.single_writer = True  # the worker holds its chDB directory: nobody to fence
+    values = [created(b) for b in (1, 2, 3, 4)]
+    messages = [Message(TOPIC, i % 2, i // 2, v) for i, v in enumerate(values)]
+    run(flusher(ledger).flush_take(messages, [len(v) for v in values]))
+    assert len(ledger.flushes) == 1 and ledger.counted() == 10
+
+
+def test_a_shared_store_gets_one_flush_per_partition() -> None:
+    ledger = MemoryLedger()
+    values = [created(b) for b in (1, 2, 3, 4)]
+    messages = [Message(TOPIC, i % 2, i // 2, v) for i, v in enumerate(values)]
+    run(flusher(ledger).flush_take(messages, [len(v) for v in values]))
+    assert [sorted(f.starts) for f in ledger.flushes] == [[(TOPIC, 0)], [(TOPIC, 1)]] and ledger.counted() == 10

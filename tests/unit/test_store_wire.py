@@ -32,6 +32,8 @@ TOKEN = "t" * 43
 
 
 class MemoryStore(LedgerStore):
+    single_writer = False
+
     def __init__(self) -> None:
         self.calls: list[tuple[str, object]] = []
         self.marks: dict[tuple[str, int], int] = {}
