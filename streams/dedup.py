@@ -163,6 +163,9 @@ class DedupWindow:
         # mapping, kept as it is rather than copied) or ``load``; never changed once held.
         self._recent: list[Mapping[str, Place]] = []
         self._recent_ids = 0
+        # The same ids in one dict, first sighting kept: a lookup is one dict probe however many
+        # flushes were recorded since the last seal (a take of single events records one each).
+        self._recent_index: dict[str, Place] = {}
         self._sealed = _Sealed()
         self._next_seq = 0
         self.forgotten = 0
@@ -187,11 +190,13 @@ class DedupWindow:
         comes from the place found, a resend (drop it) when from anywhere else.
         """
         found = self._sealed.find(ids)
-        if self._recent:
+        index = self._recent_index
+        if index:
             keys = ids if "".join(ids).islower() else [i.lower() for i in ids]
-            for recent in self._recent:
-                for key in recent.keys() & keys:
-                    found.setdefault(key, recent[key])
+            for key in keys:
+                place = index.get(key)
+                if place is not None:
+                    found.setdefault(key, place)
         return found
 
     def record(self, sightings: Mapping[str, Place], stream_times: Mapping[Any, int] | None = None) -> None:
@@ -207,6 +212,9 @@ class DedupWindow:
             self._recorded += len(sightings)
             self._recent.append(sightings)
             self._recent_ids += len(sightings)
+            index = self._recent_index
+            for key, place in sightings.items():
+                index.setdefault(key, place)
             if self._recent_ids >= self.seal_size:
                 self.seal()
 
@@ -219,6 +227,7 @@ class DedupWindow:
             self._next_seq += len(ids)
             self._recent = []
             self._recent_ids = 0
+            self._recent_index = {}
 
     def expire(self, now_s: int) -> dict[Any, int]:
         """Forget ids older than the horizon, and the oldest beyond ``max_ids``; seal a full dict.
