@@ -142,15 +142,16 @@ def _rows(client: Reader, sql: str, database: str, **parameters: Any) -> list[tu
         raise wrap(exc, f"query {sql.strip().splitlines()[0][:80]!r}") from exc
 
 
+_WATERMARK_COLUMNS = "topic, kafka_partition, committed_through, events, duplicates, rejected"
+
+
+def _watermarks(rows: list[tuple[Any, ...]]) -> tuple[Watermark, ...]:
+    return tuple(Watermark(str(t), int(p), int(o), int(e), int(d), int(r)) for t, p, o, e, d, r in rows)
+
+
 def read_watermarks(client: Reader, database: str) -> tuple[Watermark, ...]:
-    return tuple(
-        Watermark(str(t), int(p), int(o), int(e), int(d), int(r))
-        for t, p, o, e, d, r in _rows(
-            client,
-            "SELECT topic, kafka_partition, committed_through, events, duplicates, rejected "
-            "FROM {db}.ingest_progress ORDER BY topic, kafka_partition",
-            database,
-        )
+    return _watermarks(
+        _rows(client, f"SELECT {_WATERMARK_COLUMNS} FROM {{db}}.ingest_progress ORDER BY topic, kafka_partition", database)
     )
 
 
@@ -360,11 +361,10 @@ def list_vintages(client: Reader, database: str) -> list[VintageRow]:
 
 
 def vintage_watermarks(client: Reader, database: str, vintage_id: int) -> tuple[Watermark, ...]:
-    return tuple(
-        Watermark(str(t), int(p), int(o), int(e), int(d), int(r))
-        for t, p, o, e, d, r in _rows(
+    return _watermarks(
+        _rows(
             client,
-            "SELECT topic, kafka_partition, committed_through, events, duplicates, rejected FROM {db}.vintage_watermarks "
+            f"SELECT {_WATERMARK_COLUMNS} FROM {{db}}.vintage_watermarks "
             "WHERE vintage_id = {v:UInt64} ORDER BY topic, kafka_partition",
             database,
             v=vintage_id,
