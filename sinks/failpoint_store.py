@@ -18,6 +18,7 @@ the seen_events insert). The write's order stays written once, in the writer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 from clickhouse_connect.driver.client import Client
@@ -40,13 +41,19 @@ class _FailpointClient:
         self._ledger_table = ledger_table
         self._failpoints = failpoints
 
-    def insert(self, table: str, data: Any, **kwargs: Any) -> Any:
+    def insert(self, table: str, *args: Any, **kwargs: Any) -> Any:
+        return self._around(table, lambda: self._client.insert(table, *args, **kwargs))
+
+    def raw_insert(self, table: str, *args: Any, **kwargs: Any) -> Any:
+        return self._around(table, lambda: self._client.raw_insert(table, *args, **kwargs))
+
+    def _around(self, table: str, insert: Callable[[], Any]) -> Any:
         if table != self._ledger_table:
             self._failpoints.pause("before_insert")  # the seen_events insert: the first after the overlap check
-            return self._client.insert(table, data, **kwargs)
+            return insert()
         self._failpoints.hit("between_inserts")
         self._failpoints.hit("during_ledger_insert")
-        summary = self._client.insert(table, data, **kwargs)
+        summary = insert()
         self._failpoints.hit("after_ledger_insert")
         self._failpoints.fail_after_success("ambiguous_ack")
         return summary

@@ -302,6 +302,10 @@ class _OneStatementAtATime:
         with self._lock:
             return self._client.insert(*args, **kwargs)
 
+    def raw_insert(self, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return self._client.raw_insert(*args, **kwargs)
+
     def command(self, *args: Any, **kwargs: Any) -> Any:
         with self._lock:
             return self._client.command(*args, **kwargs)

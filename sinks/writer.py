@@ -12,6 +12,8 @@ acknowledgement is stored once. Kafka offsets are committed by the caller after
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
@@ -19,7 +21,8 @@ from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from zettaledger.sinks.client import SinkError, execute, wrap
 from zettaledger.sinks.ddl import bootstrap, migrations
 from zettaledger.sinks.identifiers import qualified
-from zettaledger.sinks.ledger import COLUMN_NAMES, SEEN_COLUMNS, Flush
+from zettaledger.sinks.ledger import COLUMN_NAMES, COLUMNS, SEEN_COLUMNS, Flush, LedgerColumn
+from zettaledger.sinks.native import native_block
 
 __all__ = ["LEDGER", "SEEN_EVENTS", "LedgerConflict", "LedgerWriter", "migrate", "segments_of"]
 
@@ -55,9 +58,6 @@ def segments_of(flush: Flush) -> list[tuple[str, int, int, int]]:
         for r in flush.rows
         if r[_KIND] == "segment"
     ]
-
-
-_SEEN_NAMES = tuple(c.name for c in SEEN_COLUMNS)
 
 
 def migrate(client: Client, database: str, cluster: str | None = None, dedup_horizon_hours: int = 24) -> list[int]:
@@ -111,23 +111,23 @@ class LedgerWriter:
             self.check_unheld(flush)
         try:
             if flush.seen:
-                self._client.insert(
-                    self._seen,
-                    flush.seen,
-                    column_names=_SEEN_NAMES,
-                    column_oriented=True,
-                    settings={"insert_deduplication_token": flush.token + "/seen"},
-                )
-            self._client.insert(
-                self._ledger,
-                flush.rows,
-                column_names=COLUMN_NAMES,
-                settings={"insert_deduplication_token": flush.token},
-            )
+                self._insert(self._seen, SEEN_COLUMNS, flush.seen, flush.token + "/seen")
+            if flush.rows:
+                self._insert(self._ledger, COLUMNS, list(zip(*flush.rows, strict=True)), flush.token)
         except (DatabaseError, OperationalError, OSError) as exc:
             raise wrap(exc, f"insert of flush {flush.token}") from exc
         if not self.single_writer:
             self._check_kept(flush)
+
+    def _insert(self, table: str, columns: Sequence[LedgerColumn], data: Sequence[Sequence[Any]], token: str) -> None:
+        """One insert of ``data`` (a sequence per column), stored once per ``token`` however often it is sent."""
+        self._client.raw_insert(
+            table,
+            [c.name for c in columns],
+            native_block(columns, data),
+            settings={"insert_deduplication_token": token},
+            fmt="Native",
+        )
 
     def _check_kept(self, flush: Flush) -> None:
         """Raise ``LedgerConflict(fenced=True)`` unless the ledger holds this flush's own segments."""
