@@ -41,6 +41,8 @@ class OpenLineageRoute:
 
 
 _MS_PER_DAY = 86_400_000
+# derivation_of, by "has no parents": its two answers, looked up in the hot loop rather than called
+_DERIVATION_WITHOUT_PARENTS = (derivation_of(("parent",)), derivation_of(()))
 
 
 class Prior(Protocol):
@@ -263,6 +265,7 @@ class Tally:
         volume, lineage, outputs = self.cells.volume, self.cells.lineage, self.cells.outputs
         seen_ids, seen_indexes = self.seen_id, self.seen_index
         plain = data_created_is_plain
+        without_parents = _DERIVATION_WITHOUT_PARENTS
         limits = self.limits
         counted = late_total = bytes_total = duplicates = 0
         max_time = -1
@@ -293,7 +296,7 @@ class Tally:
             b = e["bytes"]
             r = e["records"]
             parents = e["parent_dataset_ids"]
-            derivation = e["derivation"] or derivation_of(parents)
+            derivation = e["derivation"] or without_parents[not parents]
             source, region = e["source"], e["region"]
             key = (day, source, region, late, e["producer_id"], derivation)
             cell = volume.get(key)
