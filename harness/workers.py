@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -27,8 +28,20 @@ _LIVE: list[Scenario] = []
 
 
 def next_web_port() -> int:
-    """A port no other process of this run was given (16100 to 16998), for a worker's or a host's HTTP."""
-    return next(_web_ports)
+    """A port no other process of this run was given (16100 to 16998), for a worker's or a host's HTTP.
+
+    Skips ports something else listens on now: other runs on the machine (another
+    checkout's fault suite or bench) count from 16100 too, and a ledger host that
+    cannot bind its port leaves the scenario waiting for it in vain.
+    """
+    for port in _web_ports:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port left in 16100..16998 for a worker or ledger host")
 
 
 def cleanup_all() -> None:

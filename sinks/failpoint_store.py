@@ -3,22 +3,32 @@
 Where each point fires, exactly as the fault suite (tests/faults) expects:
 
     sink_down             at the start of ``write``, before the overlap check: the write fails as unavailable
-    before_insert         after the overlap check, before the seen_events insert (a pause: the zombie's window)
+    before_insert         after the overlap check, before the write's first insert (seen_events, or the
+                          ledger's when the flush has no seen ids): a pause, the zombie's window
     between_inserts       after the seen_events insert, before the ledger insert
     during_ledger_insert  same place; its SIGKILL comes from a timer while the ledger insert runs
     after_ledger_insert   after the ledger insert returned
     ambiguous_ack         after the ledger insert succeeded: an injected timeout, wrapped by the writer
                           like any driver timeout (a retryable ``SinkUnavailable``)
 
-The last four sit between or around the writer's two inserts, which a store-level
+The last five sit between or around the writer's inserts, which a store-level
 wrapper cannot reach, so they wrap the ClickHouse client the writer is given and
 fire on its insert into the ledger table (every ``write`` makes exactly one, after
 the seen_events insert). The write's order stays written once, in the writer.
+
+``before_insert`` counts writes, not inserts: ``setup`` inserts into schema_migrations
+too (one row per migration), and counting those moved ``pause:S@N`` from the Nth
+write into the migrations whenever a migration was added, so the fault suite paused
+a worker's start-up instead of a flush. The point is armed by ``FailpointStore.write``
+for its own thread (a ledger host runs several writes at once) and fires on that
+write's first insert.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, cast
 
 from clickhouse_connect.driver.client import Client
@@ -40,6 +50,16 @@ class _FailpointClient:
         self._client = client
         self._ledger_table = ledger_table
         self._failpoints = failpoints
+        self._write = threading.local()  # per thread: the write under way has not inserted anything yet
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Within: one ``write`` on this thread, whose first insert fires ``before_insert``."""
+        self._write.first_insert = True
+        try:
+            yield
+        finally:
+            self._write.first_insert = False  # a write refused by its check inserts nothing: setup never pauses
 
     def insert(self, table: str, *args: Any, **kwargs: Any) -> Any:
         return self._around(table, lambda: self._client.insert(table, *args, **kwargs))
@@ -48,8 +68,10 @@ class _FailpointClient:
         return self._around(table, lambda: self._client.raw_insert(table, *args, **kwargs))
 
     def _around(self, table: str, insert: Callable[[], Any]) -> Any:
+        if getattr(self._write, "first_insert", False):
+            self._write.first_insert = False
+            self._failpoints.pause("before_insert")  # the overlap check has passed; nothing is inserted yet
         if table != self._ledger_table:
-            self._failpoints.pause("before_insert")  # the seen_events insert: the first after the overlap check
             return insert()
         self._failpoints.hit("between_inserts")
         self._failpoints.hit("during_ledger_insert")
@@ -67,8 +89,8 @@ class FailpointStore(LedgerStore):
 
     def __init__(self, client: Client, database: str, failpoints: Failpoints, single_writer: bool = False) -> None:
         self._failpoints = failpoints
-        hooked = _FailpointClient(client, qualified(database, LEDGER), failpoints)
-        self._writer = LedgerWriter(cast(Client, hooked), database, single_writer)
+        self._hooked = _FailpointClient(client, qualified(database, LEDGER), failpoints)
+        self._writer = LedgerWriter(cast(Client, self._hooked), database, single_writer)
         self.single_writer = single_writer
 
     def setup(self, cluster: str | None = None, dedup_horizon_hours: int = 24) -> None:
@@ -77,7 +99,8 @@ class FailpointStore(LedgerStore):
     def write(self, flush: Flush) -> None:
         if self._failpoints.unavailable("sink_down"):
             raise SinkUnavailable("ClickHouse unavailable (injected outage)", retryable=True)
-        self._writer.write(flush)
+        with self._hooked.writing():
+            self._writer.write(flush)
 
     def watermarks(self, topic: str) -> dict[int, int]:
         return self._writer.watermarks(topic)

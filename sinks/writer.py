@@ -130,7 +130,12 @@ class LedgerWriter:
         )
 
     def _check_kept(self, flush: Flush) -> None:
-        """Raise ``LedgerConflict(fenced=True)`` unless the ledger holds this flush's own segments."""
+        """Raise ``LedgerConflict(fenced=True)`` unless the ledger holds this flush's own segments.
+
+        Told apart by where each segment ends: a loser whose flush ended exactly where the
+        winner's did (the same offsets under the same token) is refused all the same, but
+        cannot see it here, and goes on as though its own insert were kept.
+        """
         mine = segments_of(flush)
         if not mine:
             return

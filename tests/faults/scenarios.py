@@ -551,18 +551,34 @@ def zombie(root: Path, n: int = 20_000, rounds: int = 2) -> Result:
 
     The ledger host pauses one write 20 s after its overlap check (failpoint
     ``before_insert``). The worker that sent it is frozen (SIGSTOP), loses its
-    partitions, and a second worker takes them over and writes the same offsets
+    partition, and a second worker takes it over and writes the same offsets
     from the same start. When the paused write goes on, its insert carries the same
     token as the second worker's, and ClickHouse keeps only one: the first worker
     finds its flush fenced (``fenced_flushes``) and counts only what is missing.
     The overlap check alone could not stop it: it had passed before the other write.
+
+    Why the race is reached every time, not by luck:
+
+    - The pause is the zombie's Nth *write* (``FailpointStore`` counts writes, not
+      setup's inserts into schema_migrations), so it always holds a flush.
+    - The second worker starts where the zombie's flush starts: it begins after the
+      ledger's watermark, which the paused flush has not moved, so both flushes carry
+      the token of (topic, partition, that offset).
+    - The two flushes end at different offsets, so the zombie can see that the kept
+      insert is not its own (the read-back compares where its segment ends). One
+      partition, so a take is one slice: the zombie takes 10 messages (all were produced
+      beforehand, so its takes are full), the second worker at most 3. Two flushes of
+      the same offsets would be refused just the same, but the loser could not tell.
+    - The second worker writes within the pause: it joins as soon as the zombie is
+      frozen, gets the partition when the zombie's 6 s session expires, and flushes
+      at once; the pause lasts 20 s.
     """
     comparisons: list[Comparison] = []
     fenced = 0
     problems: list[str] = []
     events = 0
     for round_ in range(rounds):
-        env = {"ZL_BATCH_MAX_MESSAGES": "10", "ZL_SESSION_TIMEOUT_S": "6"}
+        env = {"ZL_BATCH_MAX_MESSAGES": "10", "ZL_SESSION_TIMEOUT_S": "6", "ZL_TOPIC_PARTITIONS": "1"}
         sc = Scenario(f"zombie{round_}", root / f"zombie{round_}", extra_env=env)
         sc.create_topics()
         sc.produce(fault_events(n, seed=20 + round_), batch=50)
@@ -584,11 +600,13 @@ def zombie(root: Path, n: int = 20_000, rounds: int = 2) -> Result:
             workers.append(first)
             deadline = time.monotonic() + 120
             while b"failpoint before_insert: pausing" not in host_log.read_bytes():
+                if host.poll() is not None:
+                    raise RuntimeError(f"the ledger host exited {host.returncode}: see {host_log}")
                 if time.monotonic() > deadline:
                     raise RuntimeError("the paused write never came")
                 time.sleep(0.05)
             first.signal(signal.SIGSTOP)  # the zombie, inside the window: checked, not yet inserted
-            second = sc.start_worker(ZL_CLICKHOUSE_URL=url)
+            second = sc.start_worker(ZL_CLICKHOUSE_URL=url, ZL_BATCH_MAX_MESSAGES="3")  # ends its flush first
             workers.append(second)
             time.sleep(24)  # the pause ends: the zombie's insert goes on, after the second worker's
             first.signal(signal.SIGCONT)

@@ -17,7 +17,7 @@ from zettaledger.sinks.client import Client, SinkUnavailable
 from zettaledger.sinks.failpoint_store import FailpointStore
 from zettaledger.sinks.ledger import COLUMNS, Flush, Kind
 from zettaledger.sinks.store import clickhouse_store
-from zettaledger.sinks.writer import LedgerWriter
+from zettaledger.sinks.writer import LedgerConflict, LedgerWriter
 
 _INDEX = {c.name: i for i, c in enumerate(COLUMNS)}
 
@@ -108,6 +108,10 @@ class Recording(Failpoints):
         self.fired.append((name, *self._counts()))
         super().fail_after_success(name)
 
+    def pause(self, name: str) -> None:
+        self.fired.append((name, *self._counts()))
+        super().pause(name)
+
 
 def test_the_insert_points_fire_between_and_after_the_inserts(open_chdb: Callable[[Path], Client], tmp_path: Path) -> None:
     client = open_chdb(tmp_path / "chdb")
@@ -117,11 +121,30 @@ def test_the_insert_points_fire_between_and_after_the_inserts(open_chdb: Callabl
     assert fp.fired == []  # migrations insert into schema_migrations: no point fires
     store.write(flush(0))
     assert fp.fired == [
+        ("before_insert", 0, 0),  # the overlap check passed, nothing inserted yet
         ("between_inserts", 1, 0),  # seen_events written, the ledger not yet
         ("during_ledger_insert", 1, 0),
         ("after_ledger_insert", 1, 2),
         ("ambiguous_ack", 1, 2),
     ]
+
+
+def test_the_pause_holds_the_nth_write_past_its_check_never_an_insert_of_setup(
+    open_chdb: Callable[[Path], Client], tmp_path: Path
+) -> None:
+    # The zombie scenario pauses a worker's Nth write. When setup's inserts into schema_migrations
+    # counted, each new migration moved the pause out of the writes and into a worker's start-up.
+    client = open_chdb(tmp_path / "chdb")
+    fp = Recording("before_insert=pause:0@2", client)
+    store = FailpointStore(client, "zl_fp", fp)
+    store.setup()
+    store.write(flush(0))
+    with pytest.raises(LedgerConflict):
+        store.write(flush(0))  # refused by the overlap check: it inserts nothing, and is not counted
+    store.write(flush(1))
+    pauses = [(seen, ledger) for name, seen, ledger in fp.fired if name == "before_insert"]
+    assert pauses == [(0, 0), (1, 2)]  # each before its write's first insert, none during setup
+    assert fp.injected == {"before_insert": 1}  # the second write that passed its check
 
 
 def test_an_ambiguous_ack_is_a_retryable_error_after_the_flush_landed(
