@@ -1,7 +1,9 @@
 """From a take of Kafka messages to a durable flush, without Faust.
 
-The agent hands a take over (``Flusher.flush_take``) and acks it when that
-returns, so everything here happens before Kafka may commit an offset:
+The agent hands a take over (``Flusher.submit``) and acks it when the future
+that returns resolves, so everything here happens before Kafka may commit an
+offset. ``submit`` returns once the take is planned and its last slice is being
+written, so the agent can take the next one meanwhile:
 
 1. **Slices.** A take is cut into slices of one topic-partition each, and of at
    most ``flush_max_bytes`` of payload, which bounds memory however large the
@@ -10,11 +12,11 @@ returns, so everything here happens before Kafka may commit an offset:
 2. **Old events.** A plan lists the ids the dedup window cannot vouch for (events
    at or before the time it last forgot ids of their partition); they are looked
    up in ``seen_events`` and the slice is planned again with what was found.
-3. **Pipelining.** The next slice is planned (Python, this thread) while the
-   previous one is written (chDB or the network, which release the GIL). The
-   plan sees the unwritten slice's effects through ``account(after=...)``; if
-   that slice had to be re-planned, the next one is planned again. Writes stay
-   one at a time, in offset order.
+3. **Pipelining.** The next slice, of this take or the next, is planned (Python,
+   this thread) while the previous one is written (chDB or the network, which
+   release the GIL). The plan sees the unwritten slice's effects through
+   ``account(after=...)``; if that slice had to be re-planned, the next one is
+   planned again. Writes stay one at a time, in offset order.
 4. **Persisting a slice:** dead letters first, confirmed by the broker (a letter
    the broker refuses for good is sent again in its shortest form, and if refused
    even then, recorded as a ledger row of the same write: one message can never
@@ -138,23 +140,44 @@ class Flusher:
         self._sleep = sleep
         self.last_progress = time.monotonic()  # the last slice written, or the start
         self.waiting = False  # on ClickHouse or the dead-letter topic: backpressure, not a stall
+        # The slice being written (or last written) and the plan it was written from: the next
+        # slice, of this take or the next, is planned after it (``submit``).
+        self._writing: asyncio.Future[FlushPlan] | None = None
+        self._written_after: FlushPlan | None = None
 
     async def flush_take(self, messages: Sequence[Message], sizes: Sequence[int]) -> None:
         """Persist a take; returns when all of it is durable (then it may be acked), raises when it cannot be."""
-        writing: asyncio.Future[FlushPlan] | None = None
-        written_after: FlushPlan | None = None  # the plan the slice being written was planned from
+        await (await self.submit(messages, sizes))
+
+    async def submit(self, messages: Sequence[Message], sizes: Sequence[int]) -> asyncio.Future[object]:
+        """Plan a take and start writing it; returns once its last slice is being written.
+
+        The future returned resolves when the whole take is durable (then it may be acked),
+        or raises when it cannot be. The caller may take and submit the next take meanwhile:
+        it is planned while this one is written (``account(after=...)``), and its first slice
+        is written after this take's last, so writes stay one at a time, in offset order.
+        """
         try:
             for chunk in slices(messages, sizes, self.flush_max_bytes, per_partition=not self.store.single_writer):
-                plan = await self._plan(chunk, after=written_after)
-                if writing is not None and await writing is not written_after:
+                plan = await self._plan(chunk, after=self._written_after)
+                if self._writing is not None and await self._writing is not self._written_after:
                     plan = await self._plan(chunk)  # the previous slice was re-planned: plan on what it committed
-                written_after = plan
-                writing = asyncio.ensure_future(self._persist(chunk, plan))
-            if writing is not None:
-                await writing
-        finally:
-            if writing is not None and not writing.done():
-                await asyncio.wait([writing])
+                self._written_after = plan
+                self._writing = asyncio.ensure_future(self._persist(chunk, plan))
+        except BaseException:
+            if self._writing is not None and not self._writing.done():
+                await asyncio.wait([self._writing])
+            raise
+        if self._writing is None:  # an empty take: nothing to wait for
+            done: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+        return cast("asyncio.Future[object]", self._writing)
+
+    async def drain(self) -> None:
+        """Wait until the last take submitted is durable (or has failed: the failure is its caller's)."""
+        if self._writing is not None and not self._writing.done():
+            await asyncio.wait([self._writing])
 
     def _account(
         self, chunk: Sequence[Message], after: FlushPlan | None = None, known: dict[str, Place] | None = None

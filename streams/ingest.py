@@ -1,16 +1,19 @@
 """The ingest agent: takes messages from Kafka and hands them to the ``Flusher``.
 
-``take_events`` acks a take only after the agent body has returned for it, i.e.
-after ``Flusher.flush_take`` made it durable, so Kafka never commits an offset
-ClickHouse does not hold. On restart the ledger's watermarks decide what is new,
-so a crash between the write and the commit double-counts nothing. Everything
-else (slicing, planning, dead letters, retries, conflicts) is in ``flush.py``,
-which knows nothing of Faust.
+A take is acked only once its flush is durable, so Kafka never commits an offset
+ClickHouse does not hold. The agent body returns as soon as a take is planned and
+its write has started (``Flusher.submit``), so the next take is counted while it
+is written; the messages are held by one reference each, so ``take_events``' own
+ack does not reach the consumer, and are acked by the flush when it lands. On
+restart the ledger's watermarks decide what is new, so a crash between the write
+and the commit double-counts nothing. Everything else (slicing, planning, dead
+letters, retries, conflicts) is in ``flush.py``, which knows nothing of Faust.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import time
@@ -131,6 +134,20 @@ class Ingest:
         logging.shutdown()
         os._exit(_EX_SOFTWARE)
 
+    def ack_when_durable(self, consumer: Any, held: Sequence[Any], durable: asyncio.Future[object]) -> None:
+        """A take's flush is done: ack its messages if it is durable; stop without acking if it failed.
+
+        Called by the flush itself, not by the agent, so a take is acked as soon as it is durable
+        even while the agent waits for the next take (a rebalance waits for acks to drain).
+        """
+        if durable.cancelled():
+            return  # shutting down mid-write: unacked, so replayed, and the ledger's watermarks skip what landed
+        exc = durable.exception()
+        if exc is not None:
+            self.fatal(exc)
+        for message in held:
+            message.ack(consumer)
+
     async def open(self, dead_letters: TopicDeadLetters) -> Flusher:
         """Open the ledger and resume from it; retries while ClickHouse is unreachable."""
         if self.flusher is None:
@@ -184,27 +201,42 @@ def register_ingest(app: faust.App, settings: Settings, ingest_state: Ingest) ->
         flusher = await ingest_state.open(dead_letters)
         take = TakeLimit(settings.batch_max_messages, settings.take_max_bytes)
         batches = stream.take_events(take, settings.batch_within_s)  # type: ignore[attr-defined]
-        async for batch in batches:
-            stats = ingest_state.stats
-            if not stats.first_batch_at:
-                stats.first_batch_at = time.monotonic()
-            if faults.armed("after_commit"):
-                await app.consumer.commit()  # the previous flush's offsets, acked when this batch was taken
-                faults.hit("after_commit")
-            messages = [Message(e.message.topic, e.message.partition, e.message.offset, e.message.value) for e in batch]
-            sizes = [len(m.value or b"") for m in messages]
-            take.observe(sizes)
-            # take_events acks the batch when this body returns or raises, so the
-            # flush must finish first: shielded from shutdown's cancellation, and
-            # any failure stops the process before an ack can happen.
-            task = asyncio.ensure_future(flusher.flush_take(messages, sizes))
-            try:
-                await asyncio.shield(task)
-            except asyncio.CancelledError:
-                await task
-                raise
-            except BaseException as exc:
-                ingest_state.fatal(exc)
-            stats.sample_latency(int(time.time() * 1000), [int(e.message.timestamp * 1000) for e in batch[:1000]])
+        try:
+            async for batch in batches:
+                await _take(batch, flusher, take)
+        finally:
+            await asyncio.shield(flusher.drain())  # the last take's acks before Faust's final commit
+
+    async def _take(batch: Sequence[Any], flusher: Flusher, take: TakeLimit) -> None:
+        stats = ingest_state.stats
+        if not stats.first_batch_at:
+            stats.first_batch_at = time.monotonic()
+        if faults.armed("after_commit"):
+            await flusher.drain()
+            await app.consumer.commit()  # the previous flush's offsets, acked once it was durable
+            faults.hit("after_commit")
+        messages = [Message(e.message.topic, e.message.partition, e.message.offset, e.message.value) for e in batch]
+        sizes = [len(m.value or b"") for m in messages]
+        take.observe(sizes)
+        # take_events acks the batch when this body returns, and it returns once the take is
+        # planned and being written, so that the next take is counted meanwhile. Each message
+        # is held (one more reference) so that this ack does not reach the consumer: it is
+        # acked when its flush is durable (``Ingest.ack_when_durable``). Planning is shielded
+        # from shutdown's cancellation, and any failure stops the process.
+        held = [e.message for e in batch]
+        for message in held:
+            message.incref()
+        task = asyncio.ensure_future(flusher.submit(messages, sizes))
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            await task
+            raise
+        except BaseException as exc:
+            ingest_state.fatal(exc)
+        finally:
+            if task.done() and not task.cancelled() and task.exception() is None:
+                task.result().add_done_callback(functools.partial(ingest_state.ack_when_durable, app.consumer, held))
+        stats.sample_latency(int(time.time() * 1000), [int(e.message.timestamp * 1000) for e in batch[:1000]])
 
     return ingest

@@ -349,3 +349,65 @@ def test_a_shared_store_gets_one_flush_per_partition() -> None:
     messages = [Message(TOPIC, i % 2, i // 2, v) for i, v in enumerate(values)]
     run(flusher(ledger).flush_take(messages, [len(v) for v in values]))
     assert [sorted(f.starts) for f in ledger.flushes] == [[(TOPIC, 0)], [(TOPIC, 1)]] and ledger.counted() == 10
+
+
+def _gated(gate: asyncio.Event, log: list[str]) -> Callable[..., Awaitable[object]]:
+    """Runs store calls at once, except writes, which wait for ``gate``: a ledger slow to answer."""
+
+    async def call(fn: Callable[..., Any], *args: Any) -> Any:
+        if getattr(fn, "__name__", "") == "write":
+            log.append("write waits")
+            await gate.wait()
+        return fn(*args)
+
+    return call
+
+
+def test_the_next_take_is_counted_while_the_previous_is_written_and_each_is_durable_in_order() -> None:
+    ledger = MemoryLedger()
+    f = flusher(ledger)
+    gate = asyncio.Event()
+    f._blocking = _gated(gate, ledger.log)
+    planned: list[int] = []
+    account = f.accountant.account
+
+    def spy(messages: Sequence[Message], after: Any = None, known: Any = None) -> Any:
+        planned.append(messages[0].offset)
+        return account(messages, after=after, known=known)
+
+    f.accountant.account = spy  # type: ignore[method-assign]
+    resent = str(uuid.uuid4())
+
+    async def two_takes() -> None:
+        first = await f.submit(*take([created(1, resent), created(2)]))
+        assert not first.done() and ledger.flushes == []  # being written: not durable, not acked
+        second_submit = asyncio.ensure_future(f.submit(*take([created(4, resent), created(8)], first_offset=2)))
+        await asyncio.sleep(0.01)
+        assert planned == [0, 2]  # the second take was counted while the first was being written
+        assert not second_submit.done()  # its write waits for the first take's
+        gate.set()
+        await first
+        assert len(ledger.flushes) == 1
+        await (await second_submit)
+
+    run(two_takes())
+    assert ledger.log == ["write waits", "write [0]", "write waits", "write [2]"]
+    assert ledger.counted() == 1 + 2 + 8  # the resend in the second take was dropped, the first not yet written
+    assert f.accountant.written_through(TOPIC, 0) == 3
+
+
+def test_a_take_whose_write_fails_for_good_fails_its_future_and_the_next_submit() -> None:
+    ledger = MemoryLedger()
+    ledger.failures = [SinkError("syntax error", retryable=False)]
+    f = flusher(ledger)
+
+    async def two_takes() -> None:
+        first = await f.submit(*take([created(9)]))
+        with pytest.raises(SinkError, match="syntax error"):
+            await first
+        with pytest.raises(SinkError, match="syntax error"):
+            await f.submit(*take([created(9)], first_offset=1))
+
+    run(two_takes())
+    assert ledger.flushes == []
+    assert f.accountant.written_through(TOPIC, 0) == -1
