@@ -27,6 +27,7 @@ WORKER_CASES_NAMES = [
     "worker_producer_id_100k",
     "worker_region_newline",
     "worker_event_id_newline_resend",
+    "worker_enum_index_out_of_range",
     "worker_gzip_bomb_200MB",
     "worker_codec_gzip",
     "worker_codec_snappy",
@@ -43,6 +44,7 @@ FAST = [
     "worker_non_utf8_2_5MB",
     "worker_parents_1e6",
     "worker_region_newline",
+    "worker_enum_index_out_of_range",
     "worker_codec_zstd",
 ]
 

@@ -26,6 +26,7 @@ from kafka.admin import NewTopic
 
 import harness
 from harness import Scenario, WorkerProcess
+from tests.raw_enums import written_raw
 from tests.security.outcome import Outcome
 from zettaledger.producers.producer import Compression, EventProducer
 from zettaledger.schemas import EventCodec
@@ -131,6 +132,32 @@ def _event_id_newline(producer: str) -> Hostile:
     return Hostile([(CODEC.encode("DataCreated", again), {"invalid_field"})], extra_good=[first])
 
 
+def _enum_index(producer: str) -> Hostile:
+    """Enum indexes that name no symbol, under the case's own producer id: counted, they would be forged events."""
+    registered = {
+        "event_id": str(uuid.uuid4()),
+        "event_time": T_2025,
+        "producer_id": producer,
+        "dataset_id": "ds-enum",
+        "owner": "org",
+        "region": "CN-GD",
+        "bytes": 1,
+        "quality_grade": -1,
+        "registration_id": None,
+        "parent_dataset_ids": [],
+    }
+    batch: dict[str, Any] = {"batch_id": str(uuid.uuid4()), "producer_id": producer, "sent_at": T_2025}
+    batch.update({f: [] for f in BATCH_FIELD.values()})
+    batch["data_created"] = [_created(producer), _created(producer, derivation=3)]  # one past COPY, the last
+    return Hostile(
+        [
+            (written_raw("DataCreated", _created(producer, source=-1)), {"corrupt_body"}),  # was read as INFERENCE
+            (written_raw("DatasetRegistered", registered), {"corrupt_body"}),  # was read as HIGH
+            (written_raw("EventBatch", batch), {"corrupt_body"}),
+        ]
+    )
+
+
 def _gzip_bomb(_: str) -> Hostile:
     return Hostile([(CODEC.header("DataCreated") + bytes(200 * 1024 * 1024), {"value_too_large"})], compression="gzip")
 
@@ -156,6 +183,7 @@ WORKER_CASES: dict[str, Callable[[str], Hostile]] = {
     "worker_producer_id_100k": _producer_id,
     "worker_region_newline": _region_newline,
     "worker_event_id_newline_resend": _event_id_newline,
+    "worker_enum_index_out_of_range": _enum_index,
     "worker_gzip_bomb_200MB": _gzip_bomb,
     "worker_codec_gzip": _codec("gzip"),
     "worker_codec_snappy": _codec("snappy"),

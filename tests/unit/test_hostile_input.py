@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.raw_enums import written_raw
 from tests.unit.samples import SAMPLES, batch_of
 from zettaledger.schemas import EventCodec
 from zettaledger.schemas.codec import SchemaDecodeError
@@ -116,3 +117,13 @@ def test_a_trailing_newline_is_not_accepted(field: str, value: str) -> None:
     assert not data_created_is_plain(e, LATEST)
     with pytest.raises(EventRejected):
         check("DataCreated", e, LATEST)
+
+
+def test_an_enum_index_that_names_no_symbol_is_a_corrupt_body_dead_letter_and_nothing_is_counted() -> None:
+    """Before: index -1 decoded as the last symbol, and the event was counted as INFERENCE."""
+    value = written_raw("DataCreated", created(source=-1))
+    plan = plan_of([value])
+    (letter,) = plan.dead_letters
+    assert (letter.error, letter.field, letter.payload) == ("corrupt_body", "<payload>", value)
+    assert "field source holds enum index -1, out of range" in letter.reason
+    assert plan.stats.events == 0 and plan.stats.rejected == 1
