@@ -22,7 +22,7 @@ from zettaledger.sinks.client import SinkError, execute, wrap
 from zettaledger.sinks.ddl import bootstrap, migrations
 from zettaledger.sinks.identifiers import qualified
 from zettaledger.sinks.ledger import COLUMN_NAMES, COLUMNS, SEEN_COLUMNS, Flush, LedgerColumn
-from zettaledger.sinks.native import native_block
+from zettaledger.sinks.native import native_block, without_defaults
 
 __all__ = ["LEDGER", "SEEN_EVENTS", "LedgerConflict", "LedgerWriter", "migrate", "segments_of"]
 
@@ -121,6 +121,7 @@ class LedgerWriter:
 
     def _insert(self, table: str, columns: Sequence[LedgerColumn], data: Sequence[Sequence[Any]], token: str) -> None:
         """One insert of ``data`` (a sequence per column), stored once per ``token`` however often it is sent."""
+        columns, data = without_defaults(columns, data)
         self._client.raw_insert(
             table,
             [c.name for c in columns],
