@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -27,8 +28,18 @@ _LIVE: list[Scenario] = []
 
 
 def next_web_port() -> int:
-    """A port no other process of this run was given (16100 to 16998), for a worker's or a host's HTTP."""
-    return next(_web_ports)
+    """A port no other process of this run was given (16100 to 16998), for a worker's or a host's HTTP.
+
+    Ports another program holds (a second test run on the same machine) are skipped: a worker
+    that cannot bind its web port exits at start-up."""
+    for port in _web_ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free web port left in 16100-16998 for a test worker: stop the workers that hold them")
 
 
 def cleanup_all() -> None:
