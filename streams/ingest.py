@@ -1,11 +1,12 @@
-"""The ingest agent: takes messages from Kafka and hands them to the ``Flusher``.
+"""The ingest agent: takes messages of the events topic from Kafka and hands them to the ``Flusher``.
 
 ``take_events`` acks a take only after the agent body has returned for it, i.e.
 after ``Flusher.flush_take`` made it durable, so Kafka never commits an offset
 ClickHouse does not hold. On restart the ledger's watermarks decide what is new,
 so a crash between the write and the commit double-counts nothing. Everything
 else (slicing, planning, dead letters, retries, conflicts) is in ``flush.py``,
-which knows nothing of Faust.
+which knows nothing of Faust. The OpenLineage topic is taken by ``openlineage_consumer.py``
+in batches and flushed by the same ``Flusher``, one take at a time (``Ingest.flush``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from zettaledger.streams.run_stats import RunStats
 from zettaledger.streams.startup import open_accountant
 from zettaledger.streams.take import TakeLimit
 
-__all__ = ["Ingest", "TopicDeadLetters", "register_ingest"]
+__all__ = ["Ingest", "TopicDeadLetters", "dead_letter_sink", "register_ingest"]
 
 log = logging.getLogger(__name__)
 _EX_SOFTWARE = 70
@@ -106,6 +107,8 @@ class Ingest:
         self.stats = RunStats()
         self.flusher: Flusher | None = None
         self._started = time.monotonic()
+        self._opening = asyncio.Lock()  # the agent and the OpenLineage feed both open, once
+        self._flushing = asyncio.Lock()  # one take at a time, the agent's or the feed's: plans see each other's effects
 
     @property
     def accountant(self) -> Accountant | None:
@@ -133,6 +136,16 @@ class Ingest:
 
     async def open(self, dead_letters: TopicDeadLetters) -> Flusher:
         """Open the ledger and resume from it; retries while ClickHouse is unreachable."""
+        async with self._opening:
+            return await self._open(dead_letters)
+
+    async def flush(self, messages: Sequence[Message], sizes: Sequence[int]) -> None:
+        """Make a take durable (``Flusher.flush_take``), after any other take in flight."""
+        assert self.flusher is not None, "open() first"
+        async with self._flushing:
+            await self.flusher.flush_take(messages, sizes)
+
+    async def _open(self, dead_letters: TopicDeadLetters) -> Flusher:
         if self.flusher is None:
             s = self.settings
             store = self._store or open_store(
@@ -156,32 +169,39 @@ class Ingest:
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, _MAX_BACKOFF_S)
             self.flusher = Flusher(
-                accountant, store, dead_letters, flush_max_bytes=s.flush_max_bytes, blocking=self.blocking, stats=self.stats
+                accountant,
+                store,
+                dead_letters,
+                flush_max_bytes=s.flush_max_bytes,
+                flush_max_messages=s.batch_max_messages,
+                blocking=self.blocking,
+                stats=self.stats,
             )
             self.ready.set()
         return self.flusher
 
 
+def dead_letter_sink(app: faust.App, settings: Settings) -> TopicDeadLetters:
+    """The dead-letter topic of ``settings`` as the flusher's sink."""
+    topic = app.topic(settings.topic_dead_letter, key_serializer="raw", value_serializer="raw")
+    return TopicDeadLetters(app, topic, settings.dead_letter_max_bytes)
+
+
 def register_ingest(app: faust.App, settings: Settings, ingest_state: Ingest) -> Any:
-    # One agent over both topics: a take holds messages of either, one flush covers both topics'
-    # offsets in one insert (segments per topic-partition), and the accountant routes by topic.
+    # The events topic only: the OpenLineage topic, one event per message, is taken in batches
+    # by the OpenLineage feed (openlineage_consumer.py), which Faust's per-message stream would cap.
     events_topic = app.topic(
         settings.topic_events,
-        settings.topic_openlineage,
         key_serializer="raw",
         value_serializer="raw",
         partitions=settings.topic_partitions,
     )
-    dead_letters = TopicDeadLetters(
-        app,
-        app.topic(settings.topic_dead_letter, key_serializer="raw", value_serializer="raw"),
-        settings.dead_letter_max_bytes,
-    )
+    dead_letters = dead_letter_sink(app, settings)
     faults = ingest_state.failpoints
 
     @app.agent(events_topic, name="ingest")
     async def ingest(stream: faust.StreamT[bytes]) -> None:
-        flusher = await ingest_state.open(dead_letters)
+        await ingest_state.open(dead_letters)
         take = TakeLimit(settings.batch_max_messages, settings.take_max_bytes)
         batches = stream.take_events(take, settings.batch_within_s)  # type: ignore[attr-defined]
         async for batch in batches:
@@ -197,7 +217,7 @@ def register_ingest(app: faust.App, settings: Settings, ingest_state: Ingest) ->
             # take_events acks the batch when this body returns or raises, so the
             # flush must finish first: shielded from shutdown's cancellation, and
             # any failure stops the process before an ack can happen.
-            task = asyncio.ensure_future(flusher.flush_take(messages, sizes))
+            task = asyncio.ensure_future(ingest_state.flush(messages, sizes))
             try:
                 await asyncio.shield(task)
             except asyncio.CancelledError:
