@@ -7,7 +7,8 @@ written, so the agent can take the next one meanwhile:
 
 1. **Slices.** A take is cut into slices of one topic-partition each, and of at
    most ``flush_max_bytes`` of payload, which bounds memory however large the
-   take. One partition a slice is what lets ClickHouse fence a zombie writer: a
+   take (and of at most ``flush_max_messages``, so a take of several flushes,
+   as the OpenLineage feed takes, is pipelined). One partition a slice is what lets ClickHouse fence a zombie writer: a
    flush's insert token names where it starts in its partition.
 2. **Old events.** A plan lists the ids the dedup window cannot vouch for (events
    at or before the time it last forgot ids of their partition); they are looked
@@ -91,9 +92,15 @@ class Blocking:
 
 
 def slices(
-    messages: Sequence[Message], sizes: Sequence[int], max_bytes: int, per_partition: bool = True
+    messages: Sequence[Message],
+    sizes: Sequence[int],
+    max_bytes: int,
+    per_partition: bool = True,
+    max_messages: int | None = None,
 ) -> Iterator[list[Message]]:
     """Runs of ``messages`` holding at most about ``max_bytes`` of payload each (never empty), in offset order.
+
+    ``max_messages``: and at most that many messages each.
 
     ``per_partition``: each run of one topic-partition (partitions in the order they first
     appear in the take), so the storage can fence a zombie; else runs in the take's order.
@@ -108,7 +115,7 @@ def slices(
         for message, message_size in pairs:
             chunk.append(message)
             size += message_size
-            if size >= max_bytes:
+            if size >= max_bytes or len(chunk) == max_messages:
                 yield chunk
                 chunk, size = [], 0
         if chunk:
@@ -125,6 +132,7 @@ class Flusher:
         dead_letters: DeadLetterSink,
         *,
         flush_max_bytes: int,
+        flush_max_messages: int | None = None,
         blocking: Callable[..., Awaitable[object]] | None = None,
         stats: RunStats | None = None,
         max_backoff_s: float = 10.0,
@@ -134,6 +142,7 @@ class Flusher:
         self.store = store
         self.dead_letters = dead_letters
         self.flush_max_bytes = flush_max_bytes
+        self.flush_max_messages = flush_max_messages
         self._blocking = blocking or Blocking()
         self.stats = stats or RunStats()
         self._max_backoff_s = max_backoff_s
@@ -158,7 +167,8 @@ class Flusher:
         is written after this take's last, so writes stay one at a time, in offset order.
         """
         try:
-            for chunk in slices(messages, sizes, self.flush_max_bytes, per_partition=not self.store.single_writer):
+            per_partition = not self.store.single_writer
+            for chunk in slices(messages, sizes, self.flush_max_bytes, per_partition, self.flush_max_messages):
                 plan = await self._plan(chunk, after=self._written_after)
                 if self._writing is not None and await self._writing is not self._written_after:
                     plan = await self._plan(chunk)  # the previous slice was re-planned: plan on what it committed

@@ -1,4 +1,4 @@
-"""The ingest agent: takes messages from Kafka and hands them to the ``Flusher``.
+"""The ingest agent: takes messages of the events topic from Kafka and hands them to the ``Flusher``.
 
 A take is acked only once its flush is durable, so Kafka never commits an offset
 ClickHouse does not hold. The agent body returns as soon as a take is planned and
@@ -7,7 +7,9 @@ is written; the messages are held by one reference each, so ``take_events``' own
 ack does not reach the consumer, and are acked by the flush when it lands. On
 restart the ledger's watermarks decide what is new, so a crash between the write
 and the commit double-counts nothing. Everything else (slicing, planning, dead
-letters, retries, conflicts) is in ``flush.py``, which knows nothing of Faust.
+letters, retries, conflicts) is in ``flush.py``, which knows nothing of Faust. The OpenLineage topic is taken by
+``openlineage_consumer.py`` in batches and flushed by the same ``Flusher``
+(``Ingest.submit`` plans one take at a time, whoever hands it over).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from zettaledger.streams.run_stats import RunStats
 from zettaledger.streams.startup import open_accountant
 from zettaledger.streams.take import TakeLimit
 
-__all__ = ["Ingest", "TopicDeadLetters", "register_ingest"]
+__all__ = ["Ingest", "TopicDeadLetters", "dead_letter_sink", "register_ingest"]
 
 log = logging.getLogger(__name__)
 _EX_SOFTWARE = 70
@@ -109,6 +111,8 @@ class Ingest:
         self.stats = RunStats()
         self.flusher: Flusher | None = None
         self._started = time.monotonic()
+        self._opening = asyncio.Lock()  # the agent and the OpenLineage feed both open, once
+        self._flushing = asyncio.Lock()  # one take at a time, the agent's or the feed's: plans see each other's effects
 
     @property
     def accountant(self) -> Accountant | None:
@@ -150,6 +154,24 @@ class Ingest:
 
     async def open(self, dead_letters: TopicDeadLetters) -> Flusher:
         """Open the ledger and resume from it; retries while ClickHouse is unreachable."""
+        async with self._opening:
+            return await self._open(dead_letters)
+
+    async def submit(self, messages: Sequence[Message], sizes: Sequence[int]) -> asyncio.Future[object]:
+        """Plan a take and start its write (``Flusher.submit``), after any other take being planned.
+
+        The agent and the OpenLineage feed both hand takes over; one is planned at a time, and
+        the Flusher writes them in the order they were submitted.
+        """
+        assert self.flusher is not None, "open() first"
+        async with self._flushing:
+            return await self.flusher.submit(messages, sizes)
+
+    async def flush(self, messages: Sequence[Message], sizes: Sequence[int]) -> None:
+        """Make a take durable: submitted, then waited for."""
+        await (await self.submit(messages, sizes))
+
+    async def _open(self, dead_letters: TopicDeadLetters) -> Flusher:
         if self.flusher is None:
             s = self.settings
             store = self._store or open_store(
@@ -173,27 +195,34 @@ class Ingest:
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, _MAX_BACKOFF_S)
             self.flusher = Flusher(
-                accountant, store, dead_letters, flush_max_bytes=s.flush_max_bytes, blocking=self.blocking, stats=self.stats
+                accountant,
+                store,
+                dead_letters,
+                flush_max_bytes=s.flush_max_bytes,
+                flush_max_messages=s.batch_max_messages,
+                blocking=self.blocking,
+                stats=self.stats,
             )
             self.ready.set()
         return self.flusher
 
 
+def dead_letter_sink(app: faust.App, settings: Settings) -> TopicDeadLetters:
+    """The dead-letter topic of ``settings`` as the flusher's sink."""
+    topic = app.topic(settings.topic_dead_letter, key_serializer="raw", value_serializer="raw")
+    return TopicDeadLetters(app, topic, settings.dead_letter_max_bytes)
+
+
 def register_ingest(app: faust.App, settings: Settings, ingest_state: Ingest) -> Any:
-    # One agent over both topics: a take holds messages of either, one flush covers both topics'
-    # offsets in one insert (segments per topic-partition), and the accountant routes by topic.
+    # The events topic only: the OpenLineage topic, one event per message, is taken in batches
+    # by the OpenLineage feed (openlineage_consumer.py), which Faust's per-message stream would cap.
     events_topic = app.topic(
         settings.topic_events,
-        settings.topic_openlineage,
         key_serializer="raw",
         value_serializer="raw",
         partitions=settings.topic_partitions,
     )
-    dead_letters = TopicDeadLetters(
-        app,
-        app.topic(settings.topic_dead_letter, key_serializer="raw", value_serializer="raw"),
-        settings.dead_letter_max_bytes,
-    )
+    dead_letters = dead_letter_sink(app, settings)
     faults = ingest_state.failpoints
 
     @app.agent(events_topic, name="ingest")
@@ -203,16 +232,17 @@ def register_ingest(app: faust.App, settings: Settings, ingest_state: Ingest) ->
         batches = stream.take_events(take, settings.batch_within_s)  # type: ignore[attr-defined]
         try:
             async for batch in batches:
-                await _take(batch, flusher, take)
+                await _take(batch, take)
         finally:
             await asyncio.shield(flusher.drain())  # the last take's acks before Faust's final commit
 
-    async def _take(batch: Sequence[Any], flusher: Flusher, take: TakeLimit) -> None:
+    async def _take(batch: Sequence[Any], take: TakeLimit) -> None:
         stats = ingest_state.stats
         if not stats.first_batch_at:
             stats.first_batch_at = time.monotonic()
         if faults.armed("after_commit"):
-            await flusher.drain()
+            assert ingest_state.flusher is not None
+            await ingest_state.flusher.drain()
             await app.consumer.commit()  # the previous flush's offsets, acked once it was durable
             faults.hit("after_commit")
         messages = [Message(e.message.topic, e.message.partition, e.message.offset, e.message.value) for e in batch]
@@ -226,7 +256,7 @@ def register_ingest(app: faust.App, settings: Settings, ingest_state: Ingest) ->
         held = [e.message for e in batch]
         for message in held:
             message.incref()
-        task = asyncio.ensure_future(flusher.submit(messages, sizes))
+        task = asyncio.ensure_future(ingest_state.submit(messages, sizes))
         try:
             await asyncio.shield(task)
         except asyncio.CancelledError:

@@ -35,6 +35,7 @@ from zettaledger.sinks.live import (
 from zettaledger.sinks.store import store_client
 from zettaledger.streams.app import build_app
 from zettaledger.streams.ingest import Ingest, register_ingest
+from zettaledger.streams.openlineage_consumer import OpenLineageService, register_openlineage
 from zettaledger.streams.run_stats import RunStats
 from zettaledger.telemetry import WorkerGauges, current_rss_mb, observe_worker
 
@@ -104,7 +105,7 @@ def consumed_end_offsets(settings: Settings, topics: tuple[str, ...] | None = No
 _EX_TEMPFAIL = 75
 
 
-def _add_stall_watchdog(app: faust.App, settings: Settings, ingest: Ingest) -> None:
+def _add_stall_watchdog(app: faust.App, settings: Settings, ingest: Ingest, openlineage: OpenLineageService) -> None:
     """Exit when the worker is behind but has not flushed for ZL_STALL_TIMEOUT_S.
 
     After broker failures aiokafka's group coordination can wedge without an error
@@ -124,7 +125,7 @@ def _add_stall_watchdog(app: faust.App, settings: Settings, ingest: Ingest) -> N
         except Exception as exc:  # the broker itself is away: nothing to do until it is back
             log.warning("stall check could not reach Kafka: %s", exc)
             return
-        assigned = {(tp.topic, tp.partition) for tp in app.consumer.assignment()}
+        assigned = {(tp.topic, tp.partition) for tp in app.consumer.assignment()} | openlineage.assignment()
         behind = {tp: o - 1 for tp, o in ends.items() if o > 0 and tp in assigned and accountant.written_through(*tp) < o - 1}
         if behind:
             log.critical(
@@ -220,7 +221,8 @@ def build_worker_app(settings: Settings) -> tuple[faust.App, Ingest]:
     app = build_app(settings)
     ingest = Ingest(settings)
     register_ingest(app, settings, ingest)
-    _add_stall_watchdog(app, settings, ingest)
+    openlineage = register_openlineage(app, settings, ingest)
+    _add_stall_watchdog(app, settings, ingest, openlineage)
     if settings.web_enabled:
         _add_health(app, ingest)
         _add_live_queries(app, settings, ingest)

@@ -165,7 +165,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     # A login the broker refuses, or a missing ACL, stops the worker here with a message;
     # otherwise it would wait for partitions that never come.
     KafkaSecurity.from_settings(s).check_access(
-        s.kafka_servers, [s.topic_events, s.topic_openlineage, s.topic_dead_letter], s.app_id, "access check"
+        s.kafka_servers,
+        [s.topic_events, s.topic_openlineage, s.topic_dead_letter],
+        [s.app_id, s.openlineage_group],
+        "access check",
     )
     configure(s.otel_exporter, "zettaledger-worker")
     started = time.perf_counter()
@@ -261,7 +264,7 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
 
     s = _settings()
     security = KafkaSecurity.from_settings(s)
-    security.check_access(s.kafka_servers, [s.topic_dead_letter], None, "access check")
+    security.check_access(s.kafka_servers, [s.topic_dead_letter], [], "access check")
     consumer = KafkaConsumer(
         s.topic_dead_letter,
         bootstrap_servers=s.kafka_servers,

@@ -21,7 +21,7 @@ kafka-python logs its whole configuration at DEBUG.
 (kafka-python's or aiokafka's, found by their Kafka error code or class name anywhere
 in the cause chain) into a ``KafkaAccessError`` that says which principal was refused
 and which setting or ACL to fix. Both are fatal: retrying with the same credentials
-cannot succeed. ``check_access(servers, topics, group, doing)`` asks the broker up front
+cannot succeed. ``check_access(servers, topics, groups, doing)`` asks the broker up front
 (a login, the topics' metadata, the group's offsets), so a worker without an ACL stops
 with that message instead of waiting for partitions that never come.
 """
@@ -340,9 +340,9 @@ class KafkaSecurity:
         )
 
     def check_access(
-        self, servers: Sequence[str], topics: Sequence[str], group: str | None, doing: str, timeout_s: float = 10.0
+        self, servers: Sequence[str], topics: Sequence[str], groups: Sequence[str], doing: str, timeout_s: float = 10.0
     ) -> None:
-        """Fail fast when this principal cannot log in, describe ``topics`` or use ``group``.
+        """Fail fast when this principal cannot log in, describe ``topics`` or use ``groups``.
 
         Raises ``KafkaAccessError`` with the principal and what to grant. Anything else (the broker
         unreachable, a topic not created yet) is only logged: the clients keep waiting as before.
@@ -369,7 +369,7 @@ class KafkaSecurity:
                         "may not describe it): grant it the ACLs it needs (scripts/kafka.sh acls, or kafka-acls as an "
                         "admin) or set ZL_KAFKA_SASL_USERNAME to a user that has them"
                     )
-            if group:
+            for group in groups:
                 admin.list_group_offsets(group)
         except KafkaAccessError:
             raise

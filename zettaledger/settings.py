@@ -214,6 +214,11 @@ class Settings:
         return Path(self.ledger_host_token_file or Path(self.var_dir) / "ledger-host.token")
 
     @property
+    def openlineage_group(self) -> str:
+        """The consumer group of the worker's OpenLineage feed (Faust's own group is ``app_id``)."""
+        return f"{self.app_id}-openlineage"
+
+    @property
     def kafka_servers(self) -> list[str]:
         return [s.strip() for s in self.kafka_bootstrap.split(",") if s.strip()]
 

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from collections.abc import Mapping
 from functools import cache
 from importlib import resources
@@ -72,7 +71,9 @@ _FUTURE_SLACK_MS = 86_400_000
 _KIND = "OpenLineage"
 _STATES = {s.value: s for s in RunState}
 
-_BIG_INTEGER = re.compile(rb"\d{20}")  # 20 digits: possibly above 2**64 - 1
+
+class _Inexact(Exception):
+    """A count orjson read as a float: an integer beyond 64 bits, or a float the spec refuses (read again to tell)."""
 
 
 @cache
@@ -158,10 +159,13 @@ def _checked(identity: str, where: str, kind: str) -> str:
     return identity
 
 
-def _count(facet: Mapping[str, Any], key: str, where: str) -> int | None:
+def _count(facet: Mapping[str, Any], key: str, where: str, exact: bool) -> int | None:
+    """``exact``: the event was read by the standard library, whose integers are exact at any size."""
     value = facet.get(key)
     if value is None:
         return None
+    if type(value) is float and not exact:
+        raise _Inexact
     if type(value) is not int or value < 0:  # the spec says integer; bool and negatives are ours to refuse
         raise _reject(f"{where}.{key}", value, "must be an integer >= 0", kind="RunEvent")
     return value
@@ -223,9 +227,7 @@ class OpenLineageDecoder:
         if len(value) > MAX_MESSAGE_BYTES:
             raise _reject("<message>", len(value), f"is larger than {MAX_MESSAGE_BYTES} bytes", "too_large")
         try:
-            # orjson reads integers beyond 64 bits as floats; a byte count of a zettabyte-scale
-            # dataset is such an integer, so those (rare) messages are read exactly by the standard library.
-            event = json.loads(value) if _BIG_INTEGER.search(value) else orjson.loads(value)
+            event = orjson.loads(value)
         except (orjson.JSONDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise _reject("<message>", bytes(value[:60]), f"is not UTF-8 JSON: {exc}", "corrupt_body") from None
         if not isinstance(event, dict):
@@ -233,7 +235,13 @@ class OpenLineageDecoder:
         if not self._valid.is_valid(event):
             raise _spec_error(event)
         if "run" in event:
-            return self._run(event, latest_ms)
+            try:
+                return self._run(event, latest_ms)
+            except _Inexact:
+                # orjson reads integers beyond 64 bits as floats; a byte count of a zettabyte-scale dataset
+                # is such an integer, so that (rare) event is read again, exactly, by the standard library.
+                # Looking for long digit runs in every message instead cost more than parsing it.
+                return self._run(json.loads(value), latest_ms, exact=True)
         if "dataset" in event:
             ms = _time_ms(event["eventTime"], "DatasetEvent", latest_ms)
             return DatasetObservation(ms, _identity(event["dataset"], "dataset", "DatasetEvent"))
@@ -253,7 +261,7 @@ class OpenLineageDecoder:
             raise _reject(where, len(datasets), f"more than {MAX_DATASETS} datasets in one event", kind=kind)
         return tuple(sorted({_identity(d, f"{where}.{i}", kind) for i, d in enumerate(datasets)}))
 
-    def _run(self, event: dict[str, Any], latest_ms: int) -> RunObservation:
+    def _run(self, event: dict[str, Any], latest_ms: int, exact: bool = False) -> RunObservation:
         kind = "RunEvent"
         ms = _time_ms(event["eventTime"], kind, latest_ms)
         run, job = event["run"], event["job"]
@@ -287,8 +295,8 @@ class OpenLineageDecoder:
             size = records = None
             suspect = 0
             if stats:
-                size = _count(stats, "size", f"{where}.outputFacets.outputStatistics")
-                records = _count(stats, "rowCount", f"{where}.outputFacets.outputStatistics")
+                size = _count(stats, "size", f"{where}.outputFacets.outputStatistics", exact)
+                records = _count(stats, "rowCount", f"{where}.outputFacets.outputStatistics", exact)
                 if size is None and records is not None:
                     suspect |= SUSPECT_NO_SIZE
                 elif size is not None and records is not None and size < records:

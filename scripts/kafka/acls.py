@@ -5,7 +5,8 @@ secure.env); the resources are ZL_TOPIC_EVENTS, ZL_TOPIC_DEAD_LETTER and ZL_APP_
 (the worker's consumer group), as the worker would read them. Each user gets the
 least it needs:
 
-    worker    READ+DESCRIBE the events and OpenLineage topics, READ its group, WRITE+DESCRIBE dead letters
+    worker    READ+DESCRIBE the events and OpenLineage topics, READ its groups (<app id> for the events,
+              <app id>-openlineage for the OpenLineage feed), WRITE+DESCRIBE dead letters
     producer  WRITE+DESCRIBE the events and OpenLineage topics
     reader    READ+DESCRIBE the dead-letter topic, READ the group <app id>-reader
     stranger  nothing: a valid login that the authorizer refuses everywhere
@@ -46,6 +47,7 @@ def grants(settings: Settings) -> list[ACL]:
         *acl("worker", topic, events, read, describe),
         *acl("worker", topic, openlineage, read, describe),
         *acl("worker", group, app, read),
+        *acl("worker", group, settings.openlineage_group, read),
         *acl("worker", topic, dead, write, describe),
         *acl("producer", topic, events, write, describe),
         *acl("producer", topic, openlineage, write, describe),
@@ -66,7 +68,7 @@ def main() -> int:
             print(f"acls.py: {acl}: {error}", file=sys.stderr)
         print(
             f"kafka.sh: {len(wanted) - len(failed)} ACLs for topics {settings.topic_events}, {settings.topic_openlineage}, "
-            f"{settings.topic_dead_letter} and group {settings.app_id}",
+            f"{settings.topic_dead_letter} and groups {settings.app_id}, {settings.openlineage_group}",
             file=sys.stderr,
         )
         return 1 if failed else 0

@@ -466,7 +466,8 @@ def rebalance(root: Path, n: int = 60_000) -> Result:
 
     Both write through a ledger host (one process owns the chDB directory); the
     frozen worker's writes when it wakes up are refused by the overlap check, or
-    fenced by the storage (see the zombie scenario).
+    fenced by the storage (see the zombie scenario). OpenLineage traffic is mixed in:
+    its feed is a consumer group of its own, which rebalances with the same churn.
     """
     sc = Scenario("rebalance", root / "rebalance", extra_env={"ZL_BATCH_MAX_MESSAGES": "10"})
     sc.create_topics()
@@ -498,6 +499,7 @@ def rebalance(root: Path, n: int = 60_000) -> Result:
                 errors.append(exc)
 
         producer = _in_thread(slow_produce)
+        ol_producer = _in_thread(lambda: lineage.produce_openlineage(sc.settings, n // 50, seed=13))
         steady = sc.start_worker(ZL_CLICKHOUSE_URL=url)
         steady.wait_ready()
         churned = []
@@ -515,14 +517,19 @@ def rebalance(root: Path, n: int = 60_000) -> Result:
         time.sleep(10)
         steady.signal(signal.SIGCONT)
         producer.join(timeout=240)
+        ol_producer.join(timeout=240)
         ends = end_offsets(sc.settings)
+        ol_ends = end_offsets(sc.settings, sc.settings.topic_openlineage)
         deadline = time.monotonic() + 180
         ledger = RemoteLedger(  # with the host's token, as a worker reads it
             f"http://127.0.0.1:{port}", sc.settings.clickhouse_database, token_file=sc.settings.ledger_host_token_path
         )
         while time.monotonic() < deadline:
             marks = ledger.watermarks(sc.settings.topic_events)
-            if all(marks.get(p, -1) >= o - 1 for p, o in ends.items() if o > 0):
+            ol_marks = ledger.watermarks(sc.settings.topic_openlineage)
+            if all(marks.get(p, -1) >= o - 1 for p, o in ends.items() if o > 0) and all(
+                ol_marks.get(p, -1) >= o - 1 for p, o in ol_ends.items() if o > 0
+            ):
                 break
             for w in (steady, other):
                 if w.popen.poll() is not None:  # a supervisor restarts a worker that exited
@@ -538,11 +545,19 @@ def rebalance(root: Path, n: int = 60_000) -> Result:
     conflicts = sum(int(w.stats().get("conflicts", 0)) for w in [steady, other, *churned])
     fenced = sum(int(w.stats().get("fenced_flushes", 0)) for w in [steady, other, *churned])
     problems = [f"{e!r}"[:200] for e in errors]
+    ol, ol_problems = lineage.check(sc.settings)
     return Result(
         "rebalance",
         comparison,
-        {"events": truth.events, "joins_leaves": 6, "sigstop_s": 10, "conflicts": conflicts, "fenced_flushes": fenced},
-        problems,
+        {
+            "events": truth.events,
+            **ol,
+            "joins_leaves": 6,
+            "sigstop_s": 10,
+            "conflicts": conflicts,
+            "fenced_flushes": fenced,
+        },
+        problems + ol_problems,
     )
 
 

@@ -165,6 +165,13 @@ def test_slices_hold_at_most_the_byte_limit_and_keep_offset_order() -> None:
     assert [m.offset for c in cut for m in c] == list(range(10))
 
 
+def test_slices_also_hold_at_most_the_message_limit_so_a_large_take_is_written_in_pipelined_parts() -> None:
+    messages, sizes = take([created(1) for _ in range(10)])
+    cut = list(slices(messages, sizes, max_bytes=1 << 20, per_partition=False, max_messages=4))
+    assert [len(c) for c in cut] == [4, 4, 2]
+    assert [m.offset for c in cut for m in c] == list(range(10))
+
+
 def test_a_take_is_written_slice_by_slice_in_offset_order_and_counted_once() -> None:
     ledger = MemoryLedger()
     f = flusher(ledger, flush_max_bytes=1)  # one message a slice

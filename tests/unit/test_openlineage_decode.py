@@ -142,6 +142,20 @@ def test_suspect_statistics_are_flagged(size: int | None, rows: int | None, bits
     assert obs.outputs[0].suspect == bits
 
 
+@pytest.mark.parametrize("size", [2**63, 2**64 - 1, 2**64 + 1, 10**24 + 7])
+def test_counts_beyond_64_bits_are_read_exactly(size: int) -> None:
+    obs = run(run_event("COMPLETE", run_id("z"), "j", ["a"], [("b", size, size - 1)]))
+    assert (obs.outputs[0].bytes, obs.outputs[0].records) == (size, size - 1)
+
+
+@pytest.mark.parametrize("text", [b"5.0", b"1e25", b"-18446744073709551617"])
+def test_counts_that_are_not_integers_are_refused_even_when_large(text: bytes) -> None:
+    value = run_event("COMPLETE", run_id("f"), "j", ["a"], [("b", 5, 1)]).replace(b'"size": 5', b'"size": ' + text)
+    assert text in value
+    with pytest.raises(OpenLineageRejected, match="must be an integer >= 0"):
+        DECODER.decode(value, NOW)
+
+
 def _mutated(change: Any) -> bytes:
     event = json.loads(run_event("COMPLETE", run_id("m"), "j", ["a"], [("b", 10, 1)], source="IOT"))
     change(event)
