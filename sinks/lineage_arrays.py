@@ -118,20 +118,25 @@ def require_expanded(expanded: Bools, nodes: Ints) -> None:
         raise IncompleteFetch(f"the edges of dataset #{missing} were needed but not fetched")
 
 
-def exact_dtype(total: int, weights: Sequence[int]) -> type:
+def exact_dtype(total: int, weights: Amounts) -> type:
     """int64 when every share ``amount * weight`` and every sum of weights fits in it, else ``object`` (Python ints)."""
-    largest = max(weights, default=0)
-    fits = total * max(largest, 1) < _INT64_ROOM and sum(weights) < _INT64_ROOM
-    return np.int64 if fits else object
+    try:
+        machine = weights.astype(np.int64)
+    except OverflowError:
+        return object
+    largest = int(machine.max()) if machine.size else 0
+    summed = float(machine.sum(dtype=np.float64))  # a bound: compared with half the room, rounding cannot matter
+    return np.int64 if total * max(largest, 1) < _INT64_ROOM and summed < _INT64_ROOM / 2 else object
 
 
 @dataclass(frozen=True)
 class Propagation:
-    """Where the amounts ended: at roots, or unresolved at bounded datasets; and the edges cut to break cycles."""
+    """Where the amounts ended, largest first (ties in number order): at roots, or unresolved at bounded
+    datasets, as (number, amount); and the edges cut to break cycles, as (parent, child)."""
 
-    at_root: dict[int, int]
-    unresolved: dict[int, int]
-    cycles_cut: tuple[tuple[int, int], ...]  # (parent, child)
+    at_root: list[tuple[int, int]]
+    unresolved: list[tuple[int, int]]
+    cycles_cut: tuple[tuple[int, int], ...]
 
 
 def propagate(
@@ -158,8 +163,8 @@ def propagate(
     children_left = np.bincount(parent_of, minlength=n)
     done = ~taking_part
     ready = np.flatnonzero(taking_part & (children_left == 0))
-    at_root: dict[int, int] = {}
-    unresolved: dict[int, int] = {}
+    roots: list[Ints] = []  # each dataset is done once, its amount final by then: kept by number, read at the end
+    stopped: list[Ints] = []
     cut: list[tuple[int, int]] = []
     while True:
         if ready.size == 0:
@@ -179,10 +184,8 @@ def propagate(
         owner, to = child_of[edges], parent_of[edges]
         has_parent = np.zeros(n, dtype=np.bool_)
         has_parent[owner] = True
-        for i in ready[bounded[ready]]:
-            unresolved[int(i)] = unresolved.get(int(i), 0) + int(amount[i])
-        for i in ready[~bounded[ready] & ~has_parent[ready]]:
-            at_root[int(i)] = at_root.get(int(i), 0) + int(amount[i])
+        stopped.append(ready[bounded[ready]])
+        roots.append(ready[~bounded[ready] & ~has_parent[ready]])
         splits = ~bounded[owner] & (amount[owner] > 0)
         if splits.any():
             _split(amount, owner[splits], to[splits], weight)
@@ -190,7 +193,16 @@ def propagate(
         touched = np.zeros(n, dtype=np.bool_)
         touched[to] = True
         ready = np.flatnonzero(touched & (children_left == 0) & ~done)
-    return Propagation(at_root, unresolved, tuple(cut))
+
+    def where(found: list[Ints]) -> list[tuple[int, int]]:
+        at = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+        at = at[amount[at] > 0]
+        if amount.dtype != object:  # largest first, ties by number, sorted by numpy
+            at = at[np.lexsort((at, -amount[at]))]
+            return list(zip(at.tolist(), amount[at].tolist(), strict=True))
+        return sorted(zip(at.tolist(), amount[at].tolist(), strict=True), key=lambda t: (-t[1], t[0]))
+
+    return Propagation(where(roots), where(stopped), tuple(cut))
 
 
 def largest_remainder(amount: int, weights: Sequence[int]) -> list[int]:

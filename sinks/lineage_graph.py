@@ -152,10 +152,10 @@ class _Carried:
 
 def _levels(anchor: str, anchor_from: str, depth: int, budget: int, steps: str, carried: Sequence[_Carried]) -> str:
     """``WITH RECURSIVE w``: one row per level with ``frontier`` (its datasets, in id order; the first level is
-    ``anchor``, from ``anchor_from``) and ``seen`` (every
-    dataset of the levels so far), the rule of ``lineage_arrays.levels``; ``steps`` are the subqueries joined to
-    each level (``x`` gives ``far``: the far ends of the level's edges), ``carried`` what else a row keeps.
-    Every level is expanded, the last (``depth``) too: its edges tell what lies beyond the bound."""
+    ``anchor``, from ``anchor_from``) and ``seen`` (every dataset of the levels so far), by the rule of
+    ``lineage_arrays.levels``; ``steps`` are the subqueries joined to each level (``x`` gives ``far``: the far
+    ends of the level's edges), ``carried`` what else a row keeps. Every level is expanded, the last
+    (``depth``) too: its edges tell what lies beyond the bound."""
     room = f"toUInt64(greatest(0, {int(budget)} - toInt64(length(w.seen))))"
     first = "".join(f", CAST({c.first}, '{c.type}') AS {c.name}" for c in carried)
     then = "".join(f", {c.step}" for c in carried)
@@ -169,6 +169,13 @@ def _levels(anchor: str, anchor_from: str, depth: int, budget: int, steps: str, 
             FROM w {steps}
             WHERE length(w.frontier) > 0
         )"""
+
+
+def _steps_for(depth: int) -> str:
+    """ClickHouse stops a recursion after ``max_recursive_cte_evaluation_depth`` (1000) steps, and a walk takes
+    up to ``depth + 1``: only a deeper walk asks for more (a setting, which the worker's read-only endpoint
+    refuses; the refusal says so)."""
+    return f" SETTINGS max_recursive_cte_evaluation_depth = {depth + 2}" if depth + 2 > 1000 else ""
 
 
 def _seeds(db: str, source: str | None) -> str:
@@ -203,8 +210,12 @@ def _decimal(values: str) -> str:
     return f"arrayStringConcat(arrayMap(b -> toString(b), {values}), ',')"
 
 
-def _ints(text: str) -> list[int]:
-    return [int(x) for x in text.split(",")] if text else []
+def _ints(text: str) -> np.ndarray[Any, np.dtype[np.object_]]:
+    """Exact integers from ``_decimal``: machine integers parsed by numpy when they fit, Python ints otherwise."""
+    parts = text.split(",") if text else []
+    if max(map(len, parts), default=0) <= 18:  # below 1e18 < 2**63: numpy parses them, ~5x faster
+        return np.array(parts, dtype=np.int64).astype(object)
+    return np.array([int(x) for x in parts], dtype=object)
 
 
 class ClickHouseGraph:
@@ -226,7 +237,7 @@ class ClickHouseGraph:
         carried = (_Carried("groups", groups, "[]", "x.groups"),)
         ((seen, levels),) = self._query(
             f"""{_levels("[{dataset:String}]", "", depth, budget, steps, carried)}
-                SELECT argMax(seen, lvl), groupArray(groups) FROM w""",
+                SELECT argMax(seen, lvl), groupArray(groups) FROM w{_steps_for(depth)}""",
             f"lineage {direction} walk",
             dataset=dataset,
         )
@@ -264,15 +275,16 @@ class ClickHouseGraph:
             _Carried("node_b", "Array(UInt256)", "[]", "y.node_b"),
             _Carried("node_s", "Array(String)", "[]", "y.node_s"),
         )
-        ((ids, id_h, seen_h, near_h, far_h, node_h, node_b, node_s, seed_h, seed_b),) = self._query(
+        ((ids, id_h, seen_h, near_h, far_h, node_h, node_b, source_names, node_s, seed_h, seed_b),) = self._query(
             f"""{_levels("sid", seeds, depth, budget, steps, carried)}
                 SELECT arraySort(arrayDistinct(arrayConcat(argMax(seen, lvl) AS expanded, arrayFlatten(groupArray(far))))) AS ids,
                        {_hex(f"arrayMap(i -> {hashed.format(x='i')}, ids)")}, {_hex(f"arrayMap(i -> {hashed.format(x='i')}, expanded)")},
                        {_hex("arrayFlatten(groupArray(near_h))")}, {_hex("arrayFlatten(groupArray(far_h))")},
                        {_hex("arrayFlatten(groupArray(node_h))")}, {_decimal("arrayFlatten(groupArray(node_b))")},
-                       arrayFlatten(groupArray(node_s)),
+                       arrayDistinct(arrayFlatten(groupArray(node_s)) AS sources) AS names,
+                       {_hex("arrayMap(s -> toUInt64(indexOf(names, s) - 1), sources)")},
                        {_hex("arrayFlatten(groupArray(seed_h))")}, {_decimal("arrayFlatten(groupArray(seed_b))")}
-                FROM w""",
+                FROM w{_steps_for(depth)}""",
             "lineage ancestry query",
             year=year,
             source=source or "",
@@ -283,11 +295,10 @@ class ClickHouseGraph:
         expanded = np.zeros(len(ids), dtype=np.bool_)
         expanded[numbering.number(_unhex(seen_h))] = True
         nodes = numbering.number(_unhex(node_h))
-        weight = [0] * len(ids)
-        sources = [""] * len(ids)
-        for i, b, src in zip(nodes.tolist(), _ints(node_b), node_s, strict=True):
-            weight[i] = b
-            sources[i] = str(src)
+        weight = np.zeros(len(ids), dtype=object)
+        weight[nodes] = _ints(node_b)
+        sources = np.full(len(ids), "", dtype=object)
+        sources[nodes] = np.array(source_names, dtype=object)[_unhex(node_s).astype(np.int64)]
         seeded = numbering.number(_unhex(seed_h)).tolist()
         return Ancestry(
             list(ids),
@@ -296,7 +307,7 @@ class ClickHouseGraph:
             expanded,
             weight,
             sources,
-            dict(zip(seeded, _ints(seed_b), strict=True)),
+            dict(zip(seeded, _ints(seed_b).tolist(), strict=True)),
         )
 
 

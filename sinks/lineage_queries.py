@@ -113,8 +113,8 @@ class Ancestry:
     child: Ints
     parent: Ints
     expanded: npt.NDArray[np.bool_]
-    weight: Sequence[int]
-    source: Sequence[str]
+    weight: Amounts
+    source: npt.NDArray[np.object_]
     seed: Mapping[int, int]
 
 
@@ -313,13 +313,12 @@ def attribute(
     child, parent = pairs // n, pairs % n
     # 2. Hand the amounts up, each dataset once, after all its children.
     dtype = exact_dtype(total, got.weight)
-    weight: Amounts = np.array(got.weight, dtype=dtype)
+    weight: Amounts = got.weight.astype(dtype)
     amount: Amounts = np.zeros(n, dtype=dtype)
     amount[list(seeds)] = list(seeds.values())
     done = propagate(n, child, parent, weight, amount, bounded, taking_part)
-    # largest first, ties in id order (numbers are in id order)
-    roots = tuple((got.ids[i], got.source[i] or "OTHER", -b) for b, i in sorted((-b, i) for i, b in done.at_root.items() if b))
-    unresolved = tuple((got.ids[i], -b) for b, i in sorted((-b, i) for i, b in done.unresolved.items() if b))
+    roots = tuple((got.ids[i], got.source[i] or "OTHER", b) for i, b in done.at_root)  # numbers are in id order
+    unresolved = tuple((got.ids[i], b) for i, b in done.unresolved)
     return Roots(
         year,
         source,

@@ -36,8 +36,8 @@ class MemoryGraph:
             np.array([number[e.child] for e in self.edges], dtype=np.int64),
             np.array([number[e.parent] for e in self.edges], dtype=np.int64),
             np.ones(len(self.names), dtype=np.bool_),
-            [self.bytes.get(x, 0) for x in self.names],
-            [self.src.get(x, "OTHER") for x in self.names],
+            np.array([self.bytes.get(x, 0) for x in self.names], dtype=object),
+            np.array([self.src.get(x, "OTHER") for x in self.names], dtype=object),
             {number[k]: v for k, v in self.seed.items()},
         )
 
