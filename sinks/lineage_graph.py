@@ -44,7 +44,7 @@ from zettaledger.sinks.lineage_queries import Ancestry, Direction, Edge, Neighbo
 __all__ = ["ClickHouseGraph"]
 
 _REGISTERED_VERSION = "tuple(event_time_ms, kafka_partition, offset_to)"  # as the datasets_current view
-_SALTS = 4  # hashes tried before giving up on a one-to-one numbering (a second is needed once in ~1e8 answers)
+_SALTS = 4  # hashes tried for a one-to-one numbering (250k ids collide once in ~1e9 answers; four times: a bug)
 _FRONTIER = "(SELECT arrayJoin(frontier) FROM w)"  # the level being expanded, inside a step
 # Read a dataset's run_input rows where its rows are (lineage_by_dataset) or, for a large level, from the
 # main table's kind range; never through lineage_by_parent, which holds every column such a read needs but
@@ -65,7 +65,7 @@ def _edges_into(db: str, frontier: str) -> str:
 
 def _walk_step(db: str, direction: Direction, frontier: str) -> str:
     """One read of a level for a walk, as one row: ``far`` (the other ends of the level's edges) and
-    ``groups``, the level's rows folded per (dataset, run) for ``_walk_answer``.
+    ``groups``, the level's rows folded per (dataset, run), for ``_fold``.
 
     One pass over the rows of the datasets on the child side (all kinds at once): each run resolved
     (``run_resolution``) with its inputs, each dataset's native bytes and native parents. Upstream
@@ -92,10 +92,10 @@ def _walk_step(db: str, direction: Direction, frontier: str) -> str:
               GROUP BY dataset_id, run_id)"""
 
 
-Group = tuple[str, bool, int, int, str, Sequence[str], Sequence[tuple[str, int]]]
+_Group = tuple[str, bool, int, int, str, Sequence[str], Sequence[tuple[str, int]]]
 
 
-def _fold(levels: Sequence[Sequence[Group]]) -> tuple[tuple[Edge, ...], dict[str, int]]:
+def _fold(levels: Sequence[Sequence[_Group]]) -> tuple[tuple[Edge, ...], dict[str, int]]:
     """A walk's edges and bytes from the groups its levels read: a dataset's bytes are its counted runs' and
     its native bytes (downstream reads a dataset whole at every level that reaches it: the same sum); an
     edge carries what the child received from counted runs that read the parent and from native events that
@@ -196,6 +196,11 @@ def _seeds(db: str, source: str | None) -> str:
         ) GROUP BY dataset_id HAVING sum(b) > 0"""
 
 
+def _hash(salt: int, value: str) -> str:
+    """A 64-bit hash of a dataset id, salted: how an attribution's datasets cross (``_Numbering`` checks it)."""
+    return f"cityHash64(toUInt64({int(salt)}), {value})"
+
+
 def _hex(values: str) -> str:
     """An Array(UInt64) as one string of 16 hex digits a value: ~800k values cross as 13 MB in ~20 ms, not 800k ints."""
     return f"arrayStringConcat(arrayMap(h -> leftPad(hex(h), 16, '0'), {values}))"
@@ -249,13 +254,13 @@ class ClickHouseGraph:
             found = self._ancestry(year, source, depth, budget, salt)
             if found is not None:
                 return found
-        raise AssertionError(f"no one-to-one 64-bit numbering of the datasets in {_SALTS} salts")  # ~1e-28: a bug
+        raise AssertionError(f"no one-to-one 64-bit numbering of the datasets in {_SALTS} salts")
 
     def _ancestry(self, year: int, source: str | None, depth: int, budget: int, salt: int) -> Ancestry | None:
         """One query: the seeds, the levels upstream with their edges (as hashes) and their datasets' bytes and
         sources, every id of the answer in order; None when the salt's hash is not one-to-one on them."""
         db = self._db
-        hashed = f"cityHash64(toUInt64({int(salt)}), {{x}})"
+        hashed = _hash(salt, "{x}")
         seeds = f"""FROM (SELECT groupArray(dataset_id) AS sid, groupArray(amount) AS samount
                           FROM (SELECT dataset_id, amount FROM ({_seeds(db, source)}) ORDER BY dataset_id))"""
         steps = f"""

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from harness.lineage_db import insert, lineage_db
 from tests.unit.test_lineage_queries import MemoryGraph
+from zettaledger.sinks import lineage_graph
 from zettaledger.sinks.client import Client
 from zettaledger.sinks.lineage_graph import ClickHouseGraph
 from zettaledger.sinks.lineage_queries import Edge, attribute, walk
@@ -153,3 +154,30 @@ def test_an_unknown_dataset_walks_to_itself_alone(chdb: Client) -> None:
     up = walk(ClickHouseGraph(chdb, DB), "s3://nowhere", "upstream")
     assert [(n.id, n.depth, n.bytes) for n in up.nodes] == [("s3://nowhere", 0, 0)] and not up.edges and not up.partial
     assert attribute(ClickHouseGraph(chdb, DB), 2025).total_bytes == 0
+
+
+def test_ids_that_share_a_hash_are_numbered_again_with_another_salt(chdb: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    chdb.command(f"TRUNCATE TABLE {DB}.ledger")
+    rows = [
+        {"kind": "lineage", "parent_id": p, "dataset_id": c, "bytes": 1, "day": DAY_2025}
+        for p, c in [(NAMES[0], NAMES[2]), (NAMES[1], NAMES[2]), (NAMES[2], NAMES[3])]
+    ]
+    rows += [{"kind": "output", "dataset_id": NAMES[3], "day": DAY_2025, "source": "AI", "derivation": "DERIVED", "bytes": 7}]
+    rows += [
+        {"kind": "output", "dataset_id": n, "day": DAY_2024, "source": "IOT", "derivation": "ORIGINAL", "bytes": b}
+        for n, b in [(NAMES[0], 3), (NAMES[1], 1)]
+    ]
+    insert(chdb, DB, rows)
+    real = lineage_graph._hash
+    salts: list[int] = []
+
+    def same_length_same_hash(salt: int, value: str) -> str:  # every id here has the same length: all collide
+        salts.append(salt)
+        return f"toUInt64(length({value}))" if salt == 0 else real(salt, value)
+
+    monkeypatch.setattr(lineage_graph, "_hash", same_length_same_hash)
+    roots = attribute(ClickHouseGraph(chdb, DB), 2025)
+    assert salts == [0, 1] and roots.roots == ((NAMES[0], "IOT", 5), (NAMES[1], "IOT", 2))  # 7 by parent bytes 3:1
+    monkeypatch.setattr(lineage_graph, "_hash", lambda salt, value: f"toUInt64(length({value}))")
+    with pytest.raises(AssertionError, match="no one-to-one"):
+        attribute(ClickHouseGraph(chdb, DB), 2025)
