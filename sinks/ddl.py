@@ -128,6 +128,11 @@ SETTINGS non_replicated_deduplication_window = 10000"""
                 view_statement("lineage_accounts", database, cluster),
             ),
         ),
+        Migration(
+            10,
+            "lineage_graph_edges: suspect statistics count 0 in edge bytes, as in node bytes and the accounts",
+            (view_statement("lineage_graph_edges", database, cluster),),
+        ),
     ]
 
 

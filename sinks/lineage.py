@@ -52,11 +52,13 @@ __all__ = [
     "LINEAGE_VIEWS",
     "TERMINAL",
     "VERSION",
+    "VERSION_KEY",
     "LineageProjection",
     "kind_enum",
     "ledger_columns_statements",
     "lineage_statements",
     "resolved_runs",
+    "run_resolution",
 ]
 
 VERSION = "tuple(event_time_ms, kafka_partition, offset_to)"
@@ -141,18 +143,39 @@ def ledger_columns_statements(database: str, cluster: str | None = None) -> tupl
     return tuple(out)
 
 
+# The version as one UInt256 ordered exactly as the tuple VERSION: the event time with its sign bit
+# flipped (so negative times order first), then the partition, then the offset, in disjoint bits.
+# ClickHouse compares a number in native code and a tuple through a generic path: resolving the
+# runs of a large graph (1e6 runs) takes ~0.35 s CPU instead of ~1 s.
+VERSION_KEY = (
+    "bitOr(bitOr(bitShiftLeft(toUInt256(bitXor(reinterpretAsUInt64(event_time_ms), toUInt64(9223372036854775808))), 96), "
+    "bitShiftLeft(toUInt256(kafka_partition), 64)), toUInt256(offset_to))"
+)
+
+
+def run_resolution(runs: str) -> str:
+    """The aggregates that resolve a (dataset, run) group by the rule above, over the group's rows that
+    ``runs`` selects (its ``run`` rows, when a query reads other kinds in the same pass): ``r_bytes``,
+    ``r_suspect``, ``r_status`` ('' without a terminal row), ``r_day``, ``r_source``, ``r_derivation``.
+    The one home of the rule for queries (the views spell it with VERSION; a test holds the two equal).
+    Each column is its own argMax over the same version: rows of equal version are copies of one
+    event, so the columns come from one row."""
+    stats = f"{VERSION_KEY}, {runs} AND has_stats = 1"
+    final = f"{VERSION_KEY}, {runs} AND {TERMINAL}"
+    return (
+        f"argMaxIf(bytes, {stats}) AS r_bytes, argMaxIf(suspect, {stats}) AS r_suspect, "
+        f"toString(argMaxIf(status, {final})) AS r_status, argMaxIf(day, {final}) AS r_day, "
+        f"toString(argMaxIf(source, {final})) AS r_source, toString(argMaxIf(derivation, {final})) AS r_derivation"
+    )
+
+
 def resolved_runs(db: str, where: str) -> str:
-    """Every (run, output) of the ``run`` rows ``where`` selects, resolved by the rule above: bytes (0 when
-    suspect), records, suspect, status, day, source, region, derivation, job. The one home of the rule."""
+    """Every (run, output) of the ``run`` rows ``where`` selects, resolved (``run_resolution``): bytes (0 when
+    suspect), raw bytes, suspect, status, day, source, derivation."""
     return f"""
-        SELECT dataset_id, run_id,
-               tupleElement(s, 1) AS raw_bytes, tupleElement(s, 2) AS suspect,
-               if(suspect = 0, raw_bytes, toUInt256(0)) AS bytes,
-               tupleElement(f, 1) AS status, tupleElement(f, 2) AS day, tupleElement(f, 3) AS source,
-               tupleElement(f, 4) AS derivation
-        FROM (SELECT dataset_id, run_id,
-                     argMaxIf(tuple(bytes, suspect), {VERSION}, has_stats = 1) AS s,
-                     argMaxIf(tuple(toString(status), day, toString(source), toString(derivation)), {VERSION}, {TERMINAL}) AS f
+        SELECT dataset_id, run_id, r_bytes AS raw_bytes, r_suspect AS suspect, if(r_suspect = 0, r_bytes, toUInt256(0)) AS bytes,
+               r_status AS status, r_day AS day, r_source AS source, r_derivation AS derivation
+        FROM (SELECT dataset_id, run_id, {run_resolution("kind = 'run'")}
               FROM {db}.ledger WHERE kind = 'run' AND {where} GROUP BY dataset_id, run_id)"""
 
 
@@ -198,12 +221,14 @@ LINEAGE_VIEWS: dict[str, str] = {
             FROM {db}.ledger WHERE kind = 'touch'
         ) GROUP BY dataset_id""",
     # Edges: parent -> child with the bytes the child received (OpenLineage: counted runs that read the
-    # parent; native: DataCreated events that named it), COPY when every such run copied.
+    # parent, suspect statistics counting 0 as everywhere; native: DataCreated events that named it),
+    # COPY when every such run copied.
     "lineage_graph_edges": """
         SELECT parent, child, min(day) AS first_day, max(day) AS last_day, sum(n) AS runs_or_events, sum(b) AS bytes,
                if(countIf(d = 'COPY') = count(), 'COPY', 'DERIVED') AS derivation
         FROM (
-            SELECT e.parent_id AS parent, e.dataset_id AS child, o.day AS day, toUInt64(1) AS n, o.bytes AS b, o.derivation AS d
+            SELECT e.parent_id AS parent, e.dataset_id AS child, o.day AS day, toUInt64(1) AS n,
+                   if(o.suspect = 0, o.bytes, toUInt256(0)) AS b, o.derivation AS d
             FROM (SELECT DISTINCT parent_id, dataset_id, run_id FROM {db}.ledger WHERE kind = 'run_input') AS e
             INNER JOIN (SELECT * FROM {db}.lineage_run_outputs WHERE status = 'COMPLETE') AS o
                 ON o.dataset_id = e.dataset_id AND o.run_id = e.run_id

@@ -1,12 +1,26 @@
-"""The lineage graph as ``sinks.lineage_queries`` asks for it, answered from the ledger.
+"""The lineage graph as ``sinks.lineage_queries`` asks for it: one query per question, read from the ledger.
 
-One query per level of a walk, on the ledger's lineage projections (``sinks.lineage``):
-``lineage_by_dataset`` (ordered by dataset) holds a dataset's runs, run inputs, native
-edges and native bytes together, so an upstream level reads only the granules of its
-frontier, and resolves the frontier's runs there (the argMax rule, ``resolved_runs``);
-``lineage_by_parent`` (ordered by parent) finds a downstream level's children, whose edges
-are then read as an upstream level restricted to those parents. No table is fed by a
-materialised view, so nothing here can be short of the ledger after a crash.
+**One query, the walk inside it.** A walk or an attribution is one recursive query
+(``WITH RECURSIVE``): each step reads the edges of one level's datasets and computes the next
+level with the walks' rule (new datasets in id order while the budget lasts, up to the depth),
+so the frontier never travels between Python and ClickHouse. Before, every level was a round
+trip whose ids were bound into the query text in Python (~1 µs a character: 4 s of an
+attribution's 11) and every edge came back as a Python object. The answer is still decided
+in Python by the rules of ``lineage_queries``/``lineage_arrays``: the query only has to fetch
+the edges of every dataset those rules reach, and it does, because it follows the same rule.
+
+**What a level reads.** Edges come from the ledger's rows: ``run_input`` rows of runs whose
+resolution (``sinks.lineage.resolved_runs``) is COMPLETE, and native ``lineage`` rows. A
+small level is read through the projections (``lineage_by_dataset`` ordered by dataset,
+``lineage_by_parent`` ordered by parent); ClickHouse picks the main table's ``kind`` ranges
+when a level is large (an attribution's first level is a sixth of the graph). No table is fed
+by a materialised view, so nothing here can be short of the ledger after a crash.
+
+**An attribution's answer travels as arrays.** Its ~250k datasets come back once, as ids in
+order; its ~800k edges as two strings of hex digits, each dataset named by a 64-bit hash of its
+id, which Python turns back into dataset numbers. The hash is checked to be one-to-one on the
+datasets of the answer (every edge end is one of them); if two ids ever share a hash, the query
+runs again with another salt. So the answer is exact, whatever the hash does.
 
 Node bytes: the counted bytes of a dataset's OpenLineage runs (COMPLETE, not suspect) plus
 its native DataCreated bytes. Edge bytes: what the child received from counted runs that read
@@ -16,19 +30,197 @@ the parent, plus the bytes of native events that named it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
 from zettaledger.sinks.client import Reader, wrap
 from zettaledger.sinks.identifiers import check_identifier, quote_identifier
-from zettaledger.sinks.lineage import resolved_runs
-from zettaledger.sinks.lineage_queries import Edge
+from zettaledger.sinks.lineage import resolved_runs, run_resolution
+from zettaledger.sinks.lineage_queries import Ancestry, Direction, Edge, Neighbourhood
 
 __all__ = ["ClickHouseGraph"]
 
-_CHUNK = 50_000  # ids per IN list: a frontier larger than this is asked in pieces
-_IDS = "dataset_id IN {ids:Array(String)}"
 _REGISTERED_VERSION = "tuple(event_time_ms, kafka_partition, offset_to)"  # as the datasets_current view
+_SALTS = 4  # hashes tried for a one-to-one numbering (250k ids collide once in ~1e9 answers; four times: a bug)
+_FRONTIER = "(SELECT arrayJoin(frontier) FROM w)"  # the level being expanded, inside a step
+# Read a dataset's run_input rows where its rows are (lineage_by_dataset) or, for a large level, from the
+# main table's kind range; never through lineage_by_parent, which holds every column such a read needs but
+# is ordered by parent, so ClickHouse would scan all of it (twice the main table's range, measured).
+# has_stats is in lineage_by_dataset and the main table only; comparing it with itself changes no row.
+_NOT_BY_PARENT = "has_stats = has_stats"
+
+
+def _edges_into(db: str, frontier: str) -> str:
+    """(child, parent) of the edges into ``frontier``, without bytes: what an attribution's levels need."""
+    complete = f"SELECT dataset_id, run_id FROM ({resolved_runs(db, f'dataset_id IN {frontier}')}) WHERE status = 'COMPLETE'"
+    return f"""
+        SELECT dataset_id AS child, parent_id AS parent FROM {db}.ledger
+        WHERE kind = 'run_input' AND dataset_id IN {frontier} AND {_NOT_BY_PARENT} AND (dataset_id, run_id) IN ({complete})
+        UNION ALL
+        SELECT dataset_id, parent_id FROM {db}.ledger WHERE kind = 'lineage' AND dataset_id IN {frontier}"""
+
+
+def _walk_step(db: str, direction: Direction, frontier: str) -> str:
+    """One read of a level for a walk, as one row: ``far`` (the other ends of the level's edges) and
+    ``groups``, the level's rows folded per (dataset, run), for ``_fold``.
+
+    One pass over the rows of the datasets on the child side (all kinds at once): each run resolved
+    (``run_resolution``) with its inputs, each dataset's native bytes and native parents. Upstream
+    those datasets are the level; downstream, the level's children (and the first level, for its
+    bytes), keeping only inputs from the level. Per level nothing but this pass runs: ClickHouse plans
+    a step again at every level, and planning, not reading, is most of a small level's cost."""
+    if direction == "upstream":
+        datasets, keep = frontier, "1"
+        far = "arrayDistinct(arrayFlatten(groupArray(arrayConcat(if(complete, inputs, []), arrayMap(e -> tupleElement(e, 1), native)))))"
+    else:
+        datasets = (
+            f"(SELECT dataset_id FROM {db}.ledger WHERE kind IN ('run_input', 'lineage') AND parent_id IN {frontier} "
+            "UNION ALL SELECT arrayJoin(frontier) FROM w WHERE lvl = 0)"
+        )
+        keep = f"parent_id IN {frontier}"
+        far = "groupUniqArrayIf(dataset_id, (complete AND notEmpty(inputs)) OR notEmpty(native))"
+    return f"""
+        SELECT {far} AS far, groupArray(tuple(dataset_id, complete, counted, native_bytes, r_derivation, inputs, native)) AS groups
+        FROM (SELECT dataset_id, run_id, {run_resolution("kind = 'run'")}, r_status = 'COMPLETE' AS complete,
+                     if(complete AND r_suspect = 0, r_bytes, toUInt256(0)) AS counted,
+                     groupUniqArrayIf(parent_id, kind = 'run_input' AND {keep}) AS inputs, sumIf(bytes, kind = 'output') AS native_bytes,
+                     groupArrayIf(tuple(parent_id, bytes), kind = 'lineage' AND {keep}) AS native
+              FROM {db}.ledger WHERE kind IN ('run', 'run_input', 'output', 'lineage') AND dataset_id IN {datasets}
+              GROUP BY dataset_id, run_id)"""
+
+
+_Group = tuple[str, bool, int, int, str, Sequence[str], Sequence[tuple[str, int]]]
+
+
+def _fold(levels: Sequence[Sequence[_Group]]) -> tuple[tuple[Edge, ...], dict[str, int]]:
+    """A walk's edges and bytes from the groups its levels read: a dataset's bytes are its counted runs' and
+    its native bytes (downstream reads a dataset whole at every level that reaches it: the same sum); an
+    edge carries what the child received from counted runs that read the parent and from native events that
+    named it, and is COPY when every contribution is a copy (the rule of the ``lineage_graph_edges`` view)."""
+    node_bytes: dict[str, int] = {}
+    received: dict[tuple[str, str], int] = {}
+    copies: dict[tuple[str, str], bool] = {}
+    for groups in levels:
+        read: dict[str, int] = {}
+        for dataset, complete, counted, native_bytes, derivation, inputs, native in groups:
+            read[dataset] = read.get(dataset, 0) + int(counted) + int(native_bytes)
+            runs = [(p, int(counted), derivation == "COPY") for p in inputs] if complete else []
+            for parent, b, copy in (*runs, *((p, int(b), False) for p, b in native)):
+                key = (parent, dataset)
+                received[key] = received.get(key, 0) + b
+                copies[key] = copies.get(key, True) and copy
+        node_bytes.update(read)
+    edges = tuple(Edge(p, c, b, "COPY" if copies[(p, c)] else "DERIVED") for (p, c), b in received.items())
+    return edges, node_bytes
+
+
+def _node_bytes_and_source(db: str, datasets: str) -> str:
+    """Per dataset: its counted bytes, and the source they were counted under (the one with the most bytes;
+    ties to the last name); for a dataset with no bytes counted, ``HIGH_QUALITY`` when it is registered as a
+    high-quality dataset, ``REGISTERED`` when registered otherwise, '' when unknown."""
+    counted = f"""
+        SELECT dataset_id, source, sum(b) AS sb FROM (
+            SELECT dataset_id, source, bytes AS b FROM ({resolved_runs(db, f"dataset_id IN {datasets}")}) WHERE status = 'COMPLETE'
+            UNION ALL
+            SELECT dataset_id, toString(source), bytes FROM {db}.ledger WHERE kind = 'output' AND dataset_id IN {datasets}
+        ) GROUP BY dataset_id, source"""
+    registered = f"""
+        SELECT dataset_id, toUInt256(0) AS nb, 0 AS counted,
+               if(argMax(toString(quality_grade), {_REGISTERED_VERSION}) = 'HIGH', 'HIGH_QUALITY', 'REGISTERED') AS src
+        FROM {db}.ledger WHERE kind = 'dataset' AND dataset_id IN {datasets} GROUP BY dataset_id"""
+    return f"""
+        SELECT dataset_id, sum(nb) AS bytes, argMax(src, counted) AS source FROM (
+            SELECT dataset_id, sum(sb) AS nb, 1 AS counted, argMax(source, tuple(sb, source)) AS src FROM ({counted})
+            GROUP BY dataset_id
+            UNION ALL {registered}
+        ) GROUP BY dataset_id"""
+
+
+@dataclass(frozen=True)
+class _Carried:
+    """A column of ``w`` besides the walk's own: its type, its value in the first row, and in a step's row
+    (an expression over the step's subqueries)."""
+
+    name: str
+    type: str
+    first: str
+    step: str
+
+
+def _levels(anchor: str, anchor_from: str, depth: int, budget: int, steps: str, carried: Sequence[_Carried]) -> str:
+    """``WITH RECURSIVE w``: one row per level with ``frontier`` (its datasets, in id order; the first level is
+    ``anchor``, from ``anchor_from``) and ``seen`` (every dataset of the levels so far), by the rule of
+    ``lineage_arrays.levels``; ``steps`` are the subqueries joined to each level (``x`` gives ``far``: the far
+    ends of the level's edges), ``carried`` what else a row keeps. Every level is expanded, the last
+    (``depth``) too: its edges tell what lies beyond the bound."""
+    room = f"toUInt64(greatest(0, {int(budget)} - toInt64(length(w.seen))))"
+    first = "".join(f", CAST({c.first}, '{c.type}') AS {c.name}" for c in carried)
+    then = "".join(f", {c.step}" for c in carried)
+    return f"""
+        WITH RECURSIVE w AS (
+            SELECT toUInt32(0) AS lvl, {anchor} AS frontier, frontier AS seen{first} {anchor_from}
+            UNION ALL
+            SELECT w.lvl + 1,
+                   if(w.lvl < {int(depth)}, arraySlice(arraySort(arrayExcept(x.far, w.seen)), 1, {room}), CAST([], 'Array(String)')) AS nf,
+                   arrayConcat(w.seen, nf){then}
+            FROM w {steps}
+            WHERE length(w.frontier) > 0
+        )"""
+
+
+def _steps_for(depth: int) -> str:
+    """ClickHouse stops a recursion after ``max_recursive_cte_evaluation_depth`` (1000) steps, and a walk takes
+    up to ``depth + 1``: only a deeper walk asks for more (a setting, which the worker's read-only endpoint
+    refuses; the refusal says so)."""
+    return f" SETTINGS max_recursive_cte_evaluation_depth = {depth + 2}" if depth + 2 > 1000 else ""
+
+
+def _seeds(db: str, source: str | None) -> str:
+    """The year's DERIVED and COPY bytes per dataset (of ``source`` when given): ``{year:UInt16}`` is bound.
+
+    A run counts in the day of its last terminal row, which is then a COMPLETE row of that year: only
+    runs with such a row are resolved (exact, and it keeps the query to one year)."""
+    by_source = "AND source = {source:String}" if source else ""
+    year_days = "day >= makeDate({year:UInt16}, 1, 1) AND day < makeDate({year:UInt16} + 1, 1, 1)"
+    runs = f"run_id IN (SELECT run_id FROM {db}.ledger WHERE kind = 'run' AND status = 'COMPLETE' AND {year_days})"
+    return f"""
+        SELECT dataset_id, sum(b) AS amount FROM (
+            SELECT dataset_id, bytes AS b FROM ({resolved_runs(db, runs)})
+            WHERE status = 'COMPLETE' AND derivation IN ('DERIVED', 'COPY') AND {year_days} {by_source}
+            UNION ALL
+            SELECT dataset_id, bytes FROM {db}.ledger
+            WHERE kind = 'output' AND derivation IN ('DERIVED', 'COPY') AND {year_days} {by_source}
+        ) GROUP BY dataset_id HAVING sum(b) > 0"""
+
+
+def _hash(salt: int, value: str) -> str:
+    """A 64-bit hash of a dataset id, salted: how an attribution's datasets cross (``_Numbering`` checks it)."""
+    return f"cityHash64(toUInt64({int(salt)}), {value})"
+
+
+def _hex(values: str) -> str:
+    """An Array(UInt64) as one string of 16 hex digits a value: ~800k values cross as 13 MB in ~20 ms, not 800k ints."""
+    return f"arrayStringConcat(arrayMap(h -> leftPad(hex(h), 16, '0'), {values}))"
+
+
+def _unhex(text: str) -> np.ndarray[Any, np.dtype[np.uint64]]:
+    return np.frombuffer(bytes.fromhex(text), dtype=">u8").astype(np.uint64)
+
+
+def _decimal(values: str) -> str:
+    """An Array(UInt256) as one comma-separated string: exact, and one Python string instead of a list of ints."""
+    return f"arrayStringConcat(arrayMap(b -> toString(b), {values}), ',')"
+
+
+def _ints(text: str) -> np.ndarray[Any, np.dtype[np.object_]]:
+    """Exact integers from ``_decimal``: machine integers parsed by numpy when they fit, Python ints otherwise."""
+    parts = text.split(",") if text else []
+    if max(map(len, parts), default=0) <= 18:  # below 1e18 < 2**63: numpy parses them, ~5x faster
+        return np.array(parts, dtype=np.int64).astype(object)
+    return np.array([int(x) for x in parts], dtype=object)
 
 
 class ClickHouseGraph:
@@ -37,120 +229,110 @@ class ClickHouseGraph:
         self._client = client
         self._db = quote_identifier(database)
 
-    def _query(self, sql: str, what: str, **parameters: object) -> list[tuple[object, ...]]:
+    def _query(self, sql: str, what: str, **parameters: object) -> list[tuple[Any, ...]]:
         try:
             return [tuple(r) for r in self._client.query(sql, parameters=parameters).result_rows]
         except (DatabaseError, OperationalError) as exc:
             raise wrap(exc, what) from exc
 
-    def _rows(self, sql: str, ids: Sequence[str], what: str) -> list[tuple[object, ...]]:
-        out: list[tuple[object, ...]] = []
-        for i in range(0, len(ids), _CHUNK):
-            out.extend(self._query(sql, what, ids=list(ids[i : i + _CHUNK])))
-        return out
-
-    def _edges_into(self, ids: Sequence[str], parents: Sequence[str] | None = None) -> list[Edge]:
-        db = self._db
-        only = " AND parent_id IN {parents:Array(String)}" if parents is not None else ""
-        sql = f"""
-            SELECT parent, child, sum(b), if(countIf(d = 'COPY') = count(), 'COPY', 'DERIVED') FROM (
-                SELECT e.parent_id AS parent, e.dataset_id AS child, o.bytes AS b, o.derivation AS d
-                FROM (SELECT DISTINCT parent_id, dataset_id, run_id FROM {db}.ledger
-                      WHERE kind = 'run_input' AND {_IDS}{only}) AS e
-                INNER JOIN ({resolved_runs(db, _IDS)}) AS o ON o.dataset_id = e.dataset_id AND o.run_id = e.run_id
-                WHERE o.status = 'COMPLETE'
-                UNION ALL
-                SELECT parent_id, dataset_id, bytes, 'DERIVED' FROM {db}.ledger WHERE kind = 'lineage' AND {_IDS}{only}
-            ) GROUP BY parent, child"""
-        out: list[Edge] = []
-        for i in range(0, len(ids), _CHUNK):
-            params: dict[str, object] = {"ids": list(ids[i : i + _CHUNK])}
-            if parents is not None:
-                params["parents"] = list(parents)
-            rows = self._query(sql, "lineage edges query", **params)
-            out.extend(Edge(str(p), str(c), int(b), str(d)) for p, c, b, d in rows)  # type: ignore[call-overload]
-        return out
-
-    def parents(self, ids: Sequence[str]) -> list[Edge]:
-        return self._edges_into(ids)
-
-    def children(self, ids: Sequence[str]) -> list[Edge]:
-        out: list[Edge] = []
-        for i in range(0, len(ids), _CHUNK):
-            chunk = list(ids[i : i + _CHUNK])
-            kids = self._query(
-                f"SELECT DISTINCT dataset_id FROM {self._db}.ledger "
-                "WHERE kind IN ('run_input', 'lineage') AND parent_id IN {ids:Array(String)}",
-                "lineage children query",
-                ids=chunk,
-            )
-            if kids:
-                out.extend(self._edges_into(sorted(str(k[0]) for k in kids), chunk))
-        return out
-
-    def node_bytes(self, ids: Sequence[str]) -> dict[str, int]:
-        db = self._db
-        rows = self._rows(
-            f"""SELECT dataset_id, sum(b) FROM (
-                    SELECT dataset_id, bytes AS b FROM ({resolved_runs(db, _IDS)}) WHERE status = 'COMPLETE'
-                    UNION ALL
-                    SELECT dataset_id, bytes FROM {db}.ledger WHERE kind = 'output' AND {_IDS}
-                ) GROUP BY dataset_id""",
-            ids,
-            "lineage node bytes query",
+    def neighbourhood(self, dataset: str, direction: Direction, depth: int, budget: int) -> Neighbourhood:
+        """One query: the walk's levels, each read once; what they read, folded into edges and bytes in Python."""
+        steps = f"CROSS JOIN ({_walk_step(self._db, direction, _FRONTIER)}) AS x"
+        groups = "Array(Tuple(String, Bool, UInt256, UInt256, String, Array(String), Array(Tuple(String, UInt256))))"
+        carried = (_Carried("groups", groups, "[]", "x.groups"),)
+        ((seen, levels),) = self._query(
+            f"""{_levels("[{dataset:String}]", "", depth, budget, steps, carried)}
+                SELECT argMax(seen, lvl), groupArray(groups) FROM w{_steps_for(depth)}""",
+            f"lineage {direction} walk",
+            dataset=dataset,
         )
-        return {str(i): int(b) for i, b in rows}  # type: ignore[call-overload]
+        edges, node_bytes = _fold(levels)
+        return Neighbourhood(edges, node_bytes, frozenset(str(i) for i in seen))
 
-    def sources(self, ids: Sequence[str]) -> dict[str, str]:
-        """The source a dataset's bytes were counted under (the one with the most bytes; ties to the first name);
-        for a dataset with no bytes counted, ``HIGH_QUALITY`` when it is registered as a high-quality dataset,
-        ``REGISTERED`` when it is registered otherwise (absent: unknown)."""
-        found = self._counted_sources(ids)
-        rest = [i for i in ids if i not in found]
-        if rest:
-            rows = self._rows(
-                f"""SELECT dataset_id, if(argMax(toString(quality_grade), {_REGISTERED_VERSION}) = 'HIGH', 'HIGH_QUALITY', 'REGISTERED')
-                    FROM {self._db}.ledger WHERE kind = 'dataset' AND {_IDS} GROUP BY dataset_id""",
-                rest,
-                "lineage registered sources query",
-            )
-            found.update({str(i): str(s) for i, s in rows})
-        return found
+    def ancestry(self, year: int, source: str | None, depth: int, budget: int) -> Ancestry:
+        for salt in range(_SALTS):
+            found = self._ancestry(year, source, depth, budget, salt)
+            if found is not None:
+                return found
+        raise AssertionError(f"no one-to-one 64-bit numbering of the datasets in {_SALTS} salts")
 
-    def _counted_sources(self, ids: Sequence[str]) -> dict[str, str]:
+    def _ancestry(self, year: int, source: str | None, depth: int, budget: int, salt: int) -> Ancestry | None:
+        """One query: the seeds, the levels upstream with their edges (as hashes) and their datasets' bytes and
+        sources, every id of the answer in order; None when the salt's hash is not one-to-one on them."""
         db = self._db
-        rows = self._rows(
-            f"""SELECT dataset_id, argMax(source, tuple(b, source)) FROM (
-                    SELECT dataset_id, source, sum(b) AS b FROM (
-                        SELECT dataset_id, source, bytes AS b FROM ({resolved_runs(db, _IDS)}) WHERE status = 'COMPLETE'
-                        UNION ALL
-                        SELECT dataset_id, toString(source), bytes FROM {db}.ledger WHERE kind = 'output' AND {_IDS}
-                    ) GROUP BY dataset_id, source
-                ) GROUP BY dataset_id""",
-            ids,
-            "lineage sources query",
+        hashed = _hash(salt, "{x}")
+        seeds = f"""FROM (SELECT groupArray(dataset_id) AS sid, groupArray(amount) AS samount
+                          FROM (SELECT dataset_id, amount FROM ({_seeds(db, source)}) ORDER BY dataset_id))"""
+        steps = f"""
+            CROSS JOIN (SELECT groupUniqArray(parent) AS far, groupArray({hashed.format(x="child")}) AS near_h,
+                               groupArray({hashed.format(x="parent")}) AS far_h
+                        FROM ({_edges_into(db, _FRONTIER)})) AS x
+            CROSS JOIN (SELECT groupArray({hashed.format(x="dataset_id")}) AS node_h, groupArray(bytes) AS node_b,
+                               groupArray(source) AS node_s
+                        FROM ({_node_bytes_and_source(db, _FRONTIER)})) AS y"""
+        carried = (
+            _Carried("seed_h", "Array(UInt64)", f"arrayMap(i -> {hashed.format(x='i')}, sid)", "[]"),
+            _Carried("seed_b", "Array(UInt256)", "samount", "[]"),
+            _Carried("far", "Array(String)", "[]", "x.far"),
+            _Carried("near_h", "Array(UInt64)", "[]", "x.near_h"),
+            _Carried("far_h", "Array(UInt64)", "[]", "x.far_h"),
+            _Carried("node_h", "Array(UInt64)", "[]", "y.node_h"),
+            _Carried("node_b", "Array(UInt256)", "[]", "y.node_b"),
+            _Carried("node_s", "Array(String)", "[]", "y.node_s"),
         )
-        return {str(i): str(s) for i, s in rows}
-
-    def seeds(self, year: int, source: str | None) -> dict[str, int]:
-        """The year's DERIVED and COPY bytes per dataset (of ``source`` when given).
-
-        A run counts in the day of its last terminal row, which is then a COMPLETE row of that
-        year: only runs with such a row are resolved (exact, and it keeps the query to one year)."""
-        db = self._db
-        by_source = "AND source = {source:String}" if source else ""
-        year_days = "day >= makeDate({year:UInt16}, 1, 1) AND day < makeDate({year:UInt16} + 1, 1, 1)"
-        runs = f"run_id IN (SELECT run_id FROM {db}.ledger WHERE kind = 'run' AND status = 'COMPLETE' AND {year_days})"
-        rows = self._query(
-            f"""SELECT dataset_id, sum(b) FROM (
-                    SELECT dataset_id, bytes AS b FROM ({resolved_runs(db, runs)})
-                    WHERE status = 'COMPLETE' AND derivation IN ('DERIVED', 'COPY') AND {year_days} {by_source}
-                    UNION ALL
-                    SELECT dataset_id, bytes FROM {db}.ledger
-                    WHERE kind = 'output' AND derivation IN ('DERIVED', 'COPY') AND {year_days} {by_source}
-                ) GROUP BY dataset_id HAVING sum(b) > 0""",
-            "lineage seeds query",
+        ((ids, id_h, seen_h, near_h, far_h, node_h, node_b, source_names, node_s, seed_h, seed_b),) = self._query(
+            f"""{_levels("sid", seeds, depth, budget, steps, carried)}
+                SELECT arraySort(arrayDistinct(arrayConcat(argMax(seen, lvl) AS expanded, arrayFlatten(groupArray(far))))) AS ids,
+                       {_hex(f"arrayMap(i -> {hashed.format(x='i')}, ids)")}, {_hex(f"arrayMap(i -> {hashed.format(x='i')}, expanded)")},
+                       {_hex("arrayFlatten(groupArray(near_h))")}, {_hex("arrayFlatten(groupArray(far_h))")},
+                       {_hex("arrayFlatten(groupArray(node_h))")}, {_decimal("arrayFlatten(groupArray(node_b))")},
+                       arrayDistinct(arrayFlatten(groupArray(node_s)) AS sources) AS names,
+                       {_hex("arrayMap(s -> toUInt64(indexOf(names, s) - 1), sources)")},
+                       {_hex("arrayFlatten(groupArray(seed_h))")}, {_decimal("arrayFlatten(groupArray(seed_b))")}
+                FROM w{_steps_for(depth)}""",
+            "lineage ancestry query",
             year=year,
             source=source or "",
         )
-        return {str(i): int(b) for i, b in rows}  # type: ignore[call-overload]
+        numbering = _Numbering.of(_unhex(id_h))
+        if numbering is None:
+            return None  # two ids share a hash: number them again with another salt
+        expanded = np.zeros(len(ids), dtype=np.bool_)
+        expanded[numbering.number(_unhex(seen_h))] = True
+        nodes = numbering.number(_unhex(node_h))
+        weight = np.zeros(len(ids), dtype=object)
+        weight[nodes] = _ints(node_b)
+        sources = np.full(len(ids), "", dtype=object)
+        sources[nodes] = np.array(source_names, dtype=object)[_unhex(node_s).astype(np.int64)]
+        seeded = numbering.number(_unhex(seed_h)).tolist()
+        return Ancestry(
+            list(ids),
+            numbering.number(_unhex(near_h)),
+            numbering.number(_unhex(far_h)),
+            expanded,
+            weight,
+            sources,
+            dict(zip(seeded, _ints(seed_b).tolist(), strict=True)),
+        )
+
+
+@dataclass(frozen=True)
+class _Numbering:
+    """Dataset numbers from hashes of ids: ``hashes[i]`` is the hash of the i-th id (ids in order)."""
+
+    order: np.ndarray[Any, np.dtype[np.int64]]
+    ordered: np.ndarray[Any, np.dtype[np.uint64]]
+
+    @staticmethod
+    def of(hashes: np.ndarray[Any, np.dtype[np.uint64]]) -> _Numbering | None:
+        order = np.argsort(hashes, kind="stable")
+        ordered = hashes[order]
+        if ordered.size > 1 and bool(np.any(ordered[1:] == ordered[:-1])):
+            return None
+        return _Numbering(order.astype(np.int64), ordered)
+
+    def number(self, hashes: np.ndarray[Any, np.dtype[np.uint64]]) -> np.ndarray[Any, np.dtype[np.int64]]:
+        at = np.searchsorted(self.ordered, hashes)
+        if hashes.size and (int(at.max()) >= self.ordered.size or bool(np.any(self.ordered[at] != hashes))):
+            raise AssertionError("an edge's end is not among the datasets of the answer")  # the query's contract
+        return self.order[at]

@@ -1,12 +1,15 @@
 """Questions asked of the lineage graph: upstream, downstream, impact, and attribution to roots.
 
-Pure functions over a ``Graph`` (one query per level of a walk; ``sinks.lineage_graph``
-answers them from ClickHouse, tests from memory). Every answer is bounded and says so:
+Pure functions over a ``Graph``, which fetches in one call everything a question needs
+(``sinks.lineage_graph`` answers from ClickHouse in one query; tests from memory). The rules
+live here and in ``sinks.lineage_arrays``, never in the fetch: a fetch only has to hold the
+edges of every dataset the rules will expand. Every answer is bounded and says so:
 
-- **walks** expand a frontier level by level (one ``IN`` query per level on a table
-  ordered by the key walked), never visit a node twice (so a cycle cannot loop), stop at
-  ``depth`` levels or ``budget`` nodes, and set ``partial`` when a bound left something
-  out; cycles met on the way are reported;
+- **walks** go level by level (``lineage_arrays.levels``): a dataset is visited once, at its
+  first level (so a cycle cannot loop); a level's new datasets are taken in the order of their
+  ids while the ``budget`` of datasets lasts; the walk stops at ``depth`` levels. ``partial``
+  is set when a bound left something out: a dataset not taken for the budget, or an edge
+  beyond the last level. Cycles met on the way are reported;
 - **attribution** (``roots``): the bytes of DERIVED and COPY data counted in a year are
   handed from each dataset to its parents until they reach roots (datasets without
   parents). A dataset's amount (its own bytes of the year plus what its children handed
@@ -18,8 +21,10 @@ answers them from ClickHouse, tests from memory). Every answer is bounded and sa
   children (reverse topological order), so the result does not depend on edge order.
   **Cycles** stop that order: the stuck dataset with the smallest id has its incoming
   edges from unfinished children cut (reported in ``cycles_cut``), and goes on; each byte
-  is still handed on exactly once. Bytes that reach the depth or node bound before a
-  root stay with the dataset where they stopped, listed as ``unresolved`` and ``partial``.
+  is still handed on exactly once. The ancestors are found by the walks' rule (upstream
+  from every dataset with bytes that year, ``depth`` levels, ``budget`` datasets); bytes
+  that reach a dataset whose parents a bound hid stay there, listed as ``unresolved`` and
+  ``partial``.
 
 Why weigh by parent bytes: a child of a 1 TB table and a 1 kB lookup table mostly carries
 the big table's information; equal shares would credit the lookup table with half. It is
@@ -29,18 +34,34 @@ and the same for every dataset.
 
 from __future__ import annotations
 
-import heapq
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+import numpy as np
+import numpy.typing as npt
+
+from zettaledger.sinks.lineage_arrays import (
+    Amounts,
+    Ints,
+    distinct,
+    exact_dtype,
+    largest_remainder,
+    levels,
+    propagate,
+    require_expanded,
+)
+
 __all__ = [
     "DEFAULT_BUDGET",
     "DEFAULT_DEPTH",
+    "Ancestry",
+    "Direction",
     "Edge",
     "Graph",
     "Lineage",
+    "Neighbourhood",
     "Node",
     "Roots",
     "apportion",
@@ -69,12 +90,37 @@ class Node:
     bytes: int
 
 
+@dataclass(frozen=True)
+class Neighbourhood:
+    """What a walk needs: every edge of each ``expanded`` dataset in the walk's direction, and their bytes.
+
+    A fetch must expand at least every dataset the walk's rule reaches within its depth and
+    budget (it may expand more: the rule, not the fetch, decides the answer)."""
+
+    edges: tuple[Edge, ...]
+    node_bytes: Mapping[str, int]
+    expanded: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Ancestry:
+    """What an attribution needs, as arrays: datasets numbered in the order of their ``ids``; the
+    upstream edges ``child -> parent`` of each ``expanded`` dataset (at least every dataset the
+    walks' rule reaches upstream from the seeds); ``weight`` (counted bytes) and ``source`` of each
+    expanded dataset; ``seed``: the year's DERIVED and COPY bytes, by dataset number."""
+
+    ids: Sequence[str]
+    child: Ints
+    parent: Ints
+    expanded: npt.NDArray[np.bool_]
+    weight: Amounts
+    source: npt.NDArray[np.object_]
+    seed: Mapping[int, int]
+
+
 class Graph(Protocol):
-    def parents(self, ids: Sequence[str]) -> list[Edge]: ...
-    def children(self, ids: Sequence[str]) -> list[Edge]: ...
-    def node_bytes(self, ids: Sequence[str]) -> dict[str, int]: ...
-    def sources(self, ids: Sequence[str]) -> dict[str, str]: ...
-    def seeds(self, year: int, source: str | None) -> dict[str, int]: ...
+    def neighbourhood(self, dataset: str, direction: Direction, depth: int, budget: int) -> Neighbourhood: ...
+    def ancestry(self, year: int, source: str | None, depth: int, budget: int) -> Ancestry: ...
 
 
 @dataclass(frozen=True)
@@ -144,55 +190,46 @@ class Roots:
 
 
 def apportion(amount: int, weights: Mapping[str, int]) -> dict[str, int]:
-    """Split ``amount`` over ``weights`` by largest remainder: integer shares that add up to ``amount``."""
+    """Split ``amount`` over ``weights`` by largest remainder: integer shares that add up to ``amount``
+    (the split every attribution step makes; ties to the smaller key)."""
     if amount < 0 or any(w < 0 for w in weights.values()):
         raise ValueError("amount and weights must be >= 0")
     if not weights:
         raise ValueError("nothing to apportion over")
     keys = sorted(weights)
-    total = sum(weights.values())
-    w = {k: weights[k] for k in keys} if total else dict.fromkeys(keys, 1)
-    total = total or len(keys)
-    shares = {k: amount * w[k] // total for k in keys}
-    left = amount - sum(shares.values())
-    if left:
-        for k in sorted(keys, key=lambda k: (-(amount * w[k] % total), k))[:left]:
-            shares[k] += 1
-    return shares
+    return dict(zip(keys, largest_remainder(amount, [weights[k] for k in keys]), strict=True))
+
+
+def _numbered(ids: Sequence[str]) -> dict[str, int]:
+    return {x: i for i, x in enumerate(ids)}
 
 
 def walk(graph: Graph, dataset: str, direction: Direction, depth: int = DEFAULT_DEPTH, budget: int = DEFAULT_BUDGET) -> Lineage:
     """Datasets upstream (ancestors) or downstream (descendants) of ``dataset``, level by level."""
     if depth < 0 or budget < 1:
         raise ValueError("depth must be >= 0 and budget >= 1")
-    level_of: dict[str, int] = {dataset: 0}
-    edges: dict[tuple[str, str], Edge] = {}
-    cut: set[str] = set()
-    frontier = [dataset]
-    level = 0
-    step = graph.parents if direction == "upstream" else graph.children
-    while frontier:
-        if level >= depth:
-            if step(frontier[:1000]):  # is there anything beyond the bound? (a sample is enough to say partial)
-                cut.add("depth")
-            break
-        found = step(frontier)
-        level += 1
-        nxt: list[str] = []
-        for e in sorted(found):
-            edges[(e.parent, e.child)] = e
-            other = e.parent if direction == "upstream" else e.child
-            if other in level_of:
-                continue
-            if len(level_of) >= budget:
-                cut.add("budget")
-                continue
-            level_of[other] = level
-            nxt.append(other)
-        frontier = nxt
-    kept = {k: e for k, e in edges.items() if k[0] in level_of and k[1] in level_of}
-    node_bytes = graph.node_bytes(sorted(level_of))
-    nodes = tuple(Node(i, d, node_bytes.get(i, 0)) for i, d in sorted(level_of.items(), key=lambda kv: (kv[1], kv[0])))
+    got = graph.neighbourhood(dataset, direction, depth, budget)
+    upstream = direction == "upstream"
+    ids = sorted({dataset} | got.expanded | {x for e in got.edges for x in (e.parent, e.child)})
+    number = _numbered(ids)
+    near = np.array([number[e.child if upstream else e.parent] for e in got.edges], dtype=np.int64)
+    far = np.array([number[e.parent if upstream else e.child] for e in got.edges], dtype=np.int64)
+    expanded = np.zeros(len(ids), dtype=np.bool_)
+    expanded[[number[x] for x in got.expanded]] = True
+    found = levels(len(ids), near, far, expanded, np.array([number[dataset]], dtype=np.int64), depth, budget)
+    level = found.level
+    cut = {"budget"} if found.budget_cut else set()
+    last = level == depth  # visited, not expanded: anything beyond them is cut off
+    require_expanded(expanded, np.flatnonzero(last))
+    if last[near].any():
+        cut.add("depth")
+    kept = {
+        (e.parent, e.child): e for e, n, f in zip(got.edges, near, far, strict=True) if 0 <= level[n] < depth and level[f] >= 0
+    }
+    reached = np.flatnonzero(level >= 0)
+    nodes = tuple(
+        sorted((Node(ids[i], int(level[i]), got.node_bytes.get(ids[i], 0)) for i in reached), key=lambda x: (x.depth, x.id))
+    )
     return Lineage(
         dataset, direction, depth, nodes, tuple(sorted(kept.values())), bool(cut), tuple(sorted(cut)), _cycle_edges(kept)
     )
@@ -253,83 +290,42 @@ def attribute(
     graph: Graph, year: int, source: str | None = None, depth: int = DEFAULT_DEPTH, budget: int = 100 * DEFAULT_BUDGET
 ) -> Roots:
     """Apportion the year's DERIVED and COPY bytes (of ``source`` when given) to the roots they descend from."""
-    amount: dict[str, int] = {k: v for k, v in graph.seeds(year, source).items() if v}
-    total = sum(amount.values())
-    # 1. The ancestors, level by level (bounded), with every edge between fetched nodes.
-    level_of = dict.fromkeys(amount, 0)
-    parents: dict[str, set[str]] = defaultdict(set)
-    frontier = sorted(amount)
-    bounded: set[str] = set()  # fetched nodes whose parents were not fetched (depth or budget)
-    partial = False
-    level = 0
-    while frontier:
-        if level >= depth:
-            bounded.update(frontier)
-            break
-        level += 1
-        nxt: list[str] = []
-        for e in graph.parents(frontier):
-            if e.parent == e.child:
-                continue
-            if e.parent not in level_of:
-                if len(level_of) >= budget:
-                    bounded.add(e.child)
-                    continue
-                level_of[e.parent] = level
-                nxt.append(e.parent)
-            parents[e.child].add(e.parent)
-        frontier = sorted(set(nxt))
-    # A bounded node keeps its amount only if it really has unfetched parents.
-    if bounded:
-        beyond = {e.child for e in graph.parents(sorted(bounded)) if e.parent != e.child and e.parent not in parents[e.child]}
-        bounded &= beyond
-        partial = bool(bounded)
-    weight = graph.node_bytes(sorted({p for ps in parents.values() for p in ps}))
-    # 2. Hand amounts up, each node once, after all its children.
-    children_left: dict[str, int] = defaultdict(int)
-    for ps in parents.values():
-        for p in ps:
-            children_left[p] += 1
-    ready = [n for n in level_of if children_left[n] == 0]
-    heapq.heapify(ready)
-    done: set[str] = set()
-    cut: list[tuple[str, str]] = []
-    at_root: dict[str, int] = defaultdict(int)
-    unresolved: dict[str, int] = defaultdict(int)
-    while len(done) < len(level_of):
-        if not ready:  # a cycle: cut the edges into the smallest stuck node from its unfinished children
-            stuck = min(n for n in level_of if n not in done)
-            for child in sorted(c for c, ps in parents.items() if stuck in ps and c not in done):
-                parents[child].discard(stuck)
-                cut.append((stuck, child))
-            children_left[stuck] = 0
-            heapq.heappush(ready, stuck)
-        node = heapq.heappop(ready)
-        if node in done:
-            continue
-        done.add(node)
-        here = amount.pop(node, 0)
-        ps = parents.get(node, set())
-        if node in bounded:
-            unresolved[node] += here
-        elif not ps:
-            at_root[node] += here
-        elif here:
-            for p, share in apportion(here, {p: weight.get(p, 0) for p in ps}).items():
-                amount[p] = amount.get(p, 0) + share
-        for p in ps:
-            children_left[p] -= 1
-            if children_left[p] == 0 and p not in done:
-                heapq.heappush(ready, p)
-    names = graph.sources(sorted(k for k, v in at_root.items() if v))
-    roots = tuple(sorted(((r, names.get(r, "OTHER"), b) for r, b in at_root.items() if b), key=lambda t: (-t[2], t[0])))
+    if depth < 0 or budget < 1:
+        raise ValueError("depth must be >= 0 and budget >= 1")
+    got = graph.ancestry(year, source, depth, budget)
+    n = len(got.ids)
+    seeds = {i: b for i, b in got.seed.items() if b}
+    total = sum(seeds.values())
+    # 1. The ancestors: the walks' rule, upstream from every seed at once.
+    found = levels(n, got.child, got.parent, got.expanded, np.array(sorted(seeds), dtype=np.int64), depth, budget)
+    level = found.level
+    taking_part = level >= 0
+    # A dataset is bounded when a bound hid one of its parents: at the last level, any parent;
+    # before it, a parent left out for the budget. Self-loops are not parents.
+    require_expanded(got.expanded, np.flatnonzero(level == depth))
+    proper = got.child != got.parent
+    bounded = np.zeros(n, dtype=np.bool_)
+    bounded[got.child[proper & (level[got.child] == depth)]] = True
+    inner = proper & (level[got.child] >= 0) & (level[got.child] < depth)
+    bounded[got.child[inner & (level[got.parent] < 0)]] = True
+    kept = inner & (level[got.parent] >= 0)
+    pairs = distinct(got.child[kept] * n + got.parent[kept])  # a child may read a parent in several runs
+    child, parent = pairs // n, pairs % n
+    # 2. Hand the amounts up, each dataset once, after all its children.
+    dtype = exact_dtype(total, got.weight)
+    weight: Amounts = got.weight.astype(dtype)
+    amount: Amounts = np.zeros(n, dtype=dtype)
+    amount[list(seeds)] = list(seeds.values())
+    done = propagate(n, child, parent, weight, amount, bounded, taking_part)
+    roots = tuple((got.ids[i], got.source[i] or "OTHER", b) for i, b in done.at_root)  # numbers are in id order
+    unresolved = tuple((got.ids[i], b) for i, b in done.unresolved)
     return Roots(
         year,
         source,
         total,
         roots,
-        tuple(sorted(((k, v) for k, v in unresolved.items() if v), key=lambda t: (-t[1], t[0]))),
-        partial,
-        tuple(sorted(cut)),
-        len(level_of),
+        unresolved,
+        bool(bounded.any()),
+        tuple(sorted((got.ids[p], got.ids[c]) for p, c in done.cycles_cut)),
+        int(taking_part.sum()),
     )

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import heapq
 import random
 from collections import defaultdict
 from collections.abc import Sequence
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zettaledger.sinks.lineage_queries import Edge, apportion, attribute, walk
+from zettaledger.sinks.lineage_queries import Ancestry, Direction, Edge, Neighbourhood, apportion, attribute, walk
 
 
 class MemoryGraph:
+    """The whole graph in memory: every dataset expanded, so the rules alone decide every answer."""
+
     def __init__(
         self, edges: Sequence[Edge], node_bytes: dict[str, int], seeds: dict[str, int], sources: dict[str, str] | None = None
     ) -> None:
@@ -20,26 +24,22 @@ class MemoryGraph:
         self.bytes = node_bytes
         self.seed = seeds
         self.src = sources or {}
-        self.queries = 0
+        self.names = sorted({x for e in self.edges for x in (e.parent, e.child)} | set(node_bytes) | set(seeds))
 
-    def parents(self, ids: Sequence[str]) -> list[Edge]:
-        self.queries += 1
-        wanted = set(ids)
-        return [e for e in self.edges if e.child in wanted]
+    def neighbourhood(self, dataset: str, direction: Direction, depth: int, budget: int) -> Neighbourhood:
+        return Neighbourhood(tuple(self.edges), {x: self.bytes.get(x, 0) for x in self.names}, frozenset([*self.names, dataset]))
 
-    def children(self, ids: Sequence[str]) -> list[Edge]:
-        self.queries += 1
-        wanted = set(ids)
-        return [e for e in self.edges if e.parent in wanted]
-
-    def node_bytes(self, ids: Sequence[str]) -> dict[str, int]:
-        return {i: self.bytes.get(i, 0) for i in ids}
-
-    def sources(self, ids: Sequence[str]) -> dict[str, str]:
-        return {i: self.src.get(i, "OTHER") for i in ids}
-
-    def seeds(self, year: int, source: str | None) -> dict[str, int]:
-        return dict(self.seed)
+    def ancestry(self, year: int, source: str | None, depth: int, budget: int) -> Ancestry:
+        number = {x: i for i, x in enumerate(self.names)}
+        return Ancestry(
+            self.names,
+            np.array([number[e.child] for e in self.edges], dtype=np.int64),
+            np.array([number[e.parent] for e in self.edges], dtype=np.int64),
+            np.ones(len(self.names), dtype=np.bool_),
+            np.array([self.bytes.get(x, 0) for x in self.names], dtype=object),
+            np.array([self.src.get(x, "OTHER") for x in self.names], dtype=object),
+            {number[k]: v for k, v in self.seed.items()},
+        )
 
 
 def e(p: str, c: str, b: int = 1) -> Edge:
@@ -95,9 +95,134 @@ def graphs(draw: st.DrawFn) -> tuple[list[Edge], dict[str, int], dict[str, int]]
     names = [f"d{i:02d}" for i in range(n)]
     pairs = draw(st.lists(st.tuples(st.sampled_from(names), st.sampled_from(names)), max_size=30, unique=True))
     edges = [e(p, c) for p, c in pairs]  # cycles and self-loops included on purpose
-    node_bytes = {x: draw(st.integers(0, 2**80)) for x in names}
-    seeds = {x: draw(st.integers(0, 2**80)) for x in draw(st.lists(st.sampled_from(names), max_size=n, unique=True))}
+    largest = draw(st.sampled_from([2**20, 2**80]))  # machine integers, and Python integers beyond them
+    node_bytes = {x: draw(st.integers(0, largest)) for x in names}
+    seeds = {x: draw(st.integers(0, largest)) for x in draw(st.lists(st.sampled_from(names), max_size=n, unique=True))}
     return edges, node_bytes, seeds
+
+
+def split(amount: int, weights: dict[str, int]) -> dict[str, int]:
+    """The largest-remainder rule spelled out, one key at a time."""
+    keys = sorted(weights)
+    total = sum(weights.values())
+    w = {k: weights[k] for k in keys} if total else dict.fromkeys(keys, 1)
+    total = total or len(keys)
+    shares = {k: amount * w[k] // total for k in keys}
+    for k in sorted(keys, key=lambda k: (-(amount * w[k] % total), k))[: amount - sum(shares.values())]:
+        shares[k] += 1
+    return shares
+
+
+def ancestors(edges: list[Edge], seeds: list[str], depth: int, budget: int) -> dict[str, int]:
+    """The walks' rule upstream, one dataset at a time: levels, new datasets in id order while the budget lasts."""
+    parents = defaultdict(set)
+    for x in edges:
+        parents[x.child].add(x.parent)
+    level = dict.fromkeys(seeds, 0)
+    frontier = sorted(seeds)
+    for lv in range(1, depth + 1):
+        new = sorted({p for c in frontier for p in parents[c]} - level.keys())[: max(budget - len(level), 0)]
+        level.update(dict.fromkeys(new, lv))
+        frontier = new
+    return level
+
+
+def one_at_a_time(
+    edges: list[Edge], node_bytes: dict[str, int], seeds: dict[str, int], depth: int, budget: int
+) -> tuple[dict[str, int], dict[str, int], list[tuple[str, str]], bool]:
+    """The attribution as first written: dicts, one dataset split at a time, the smallest ready id first."""
+    amount = {k: v for k, v in seeds.items() if v}
+    level = ancestors(edges, list(amount), depth, budget)
+    all_parents = defaultdict(set)
+    for x in edges:
+        if x.parent != x.child:
+            all_parents[x.child].add(x.parent)
+    bounded = {c for c in level if all_parents[c] and (level[c] == depth or not all_parents[c] <= level.keys())}
+    parents = {c: {p for p in all_parents[c] if p in level} if level[c] < depth else set() for c in level}
+    children_left: dict[str, int] = defaultdict(int)
+    for ps in parents.values():
+        for p in ps:
+            children_left[p] += 1
+    ready = [x for x in level if children_left[x] == 0]
+    heapq.heapify(ready)
+    done: set[str] = set()
+    cut: list[tuple[str, str]] = []
+    at_root: dict[str, int] = defaultdict(int)
+    unresolved: dict[str, int] = defaultdict(int)
+    while len(done) < len(level):
+        if not ready:
+            stuck = min(x for x in level if x not in done)
+            for c in sorted(c for c, ps in parents.items() if stuck in ps and c not in done):
+                parents[c].discard(stuck)
+                cut.append((stuck, c))
+            children_left[stuck] = 0
+            heapq.heappush(ready, stuck)
+        node = heapq.heappop(ready)
+        if node in done:
+            continue
+        done.add(node)
+        here, ps = amount.pop(node, 0), parents[node]
+        if node in bounded:
+            unresolved[node] += here
+        elif not ps:
+            at_root[node] += here
+        elif here:
+            for p, share in split(here, {p: node_bytes.get(p, 0) for p in ps}).items():
+                amount[p] = amount.get(p, 0) + share
+        for p in ps:
+            children_left[p] -= 1
+            if children_left[p] == 0 and p not in done:
+                heapq.heappush(ready, p)
+    return {k: v for k, v in at_root.items() if v}, {k: v for k, v in unresolved.items() if v}, sorted(cut), bool(bounded)
+
+
+@settings(max_examples=300, deadline=None)
+@given(graphs(), st.integers(0, 25), st.integers(1, 16))
+def test_attribution_in_arrays_equals_one_dataset_at_a_time(
+    world: tuple[list[Edge], dict[str, int], dict[str, int]], depth: int, budget: int
+) -> None:
+    edges, node_bytes, seeds = world
+    got = attribute(MemoryGraph(edges, node_bytes, seeds), 2025, depth=depth, budget=budget)
+    at_root, unresolved, cut, partial = one_at_a_time(edges, node_bytes, seeds, depth, budget)
+    assert {r: b for r, _, b in got.roots} == at_root and dict(got.unresolved) == unresolved
+    assert list(got.cycles_cut) == cut and got.partial == partial
+
+
+@given(st.integers(0, 2**256), st.dictionaries(st.text(min_size=1, max_size=3), st.integers(0, 2**64), min_size=1, max_size=8))
+def test_apportion_is_the_rule_spelled_out(amount: int, weights: dict[str, int]) -> None:
+    assert apportion(amount, weights) == split(amount, weights)
+
+
+def walk_one_at_a_time(edges: list[Edge], start: str, up: bool, depth: int, budget: int) -> tuple[dict[str, int], set[str]]:
+    """A walk as first written: dicts, level by level, new datasets in id order while the budget lasts."""
+    step = defaultdict(set)
+    for x in edges:
+        step[x.child if up else x.parent].add(x.parent if up else x.child)
+    level, frontier, cut = {start: 0}, [start], set()
+    for lv in range(1, depth + 1):
+        new = sorted({m for n in frontier for m in step[n]} - level.keys())
+        room = budget - len(level)
+        if len(new) > room:
+            cut.add("budget")
+        level.update(dict.fromkeys(new[:room], lv))
+        frontier = new[:room]
+    if any(step[n] for n, lv in level.items() if lv == depth):
+        cut.add("depth")
+    return level, cut
+
+
+@settings(max_examples=300, deadline=None)
+@given(graphs(), st.booleans(), st.integers(0, 6), st.integers(1, 16))
+def test_walks_in_arrays_equal_one_dataset_at_a_time(
+    world: tuple[list[Edge], dict[str, int], dict[str, int]], up: bool, depth: int, budget: int
+) -> None:
+    edges, node_bytes, _ = world
+    start = edges[0].child if edges else "d00"
+    got = walk(MemoryGraph(edges, node_bytes, {}), start, "upstream" if up else "downstream", depth, budget)
+    level, cut = walk_one_at_a_time(edges, start, up, depth, budget)
+    assert {n.id: n.depth for n in got.nodes} == level and set(got.cut_by) == cut and got.partial == bool(cut)
+    ends = [((x.child, x.parent) if up else (x.parent, x.child), x) for x in edges]
+    assert set(got.edges) == {x for (near, far), x in ends if level.get(near, depth) < depth and far in level}
 
 
 @settings(max_examples=300, deadline=None)

@@ -1,0 +1,183 @@
+"""The graph read from the ledger in one query per question gives the answers of the whole graph in memory.
+
+Random ledgers (OpenLineage runs resent, failed, suspect, spread over events; native edges and
+bytes; registrations) go into chDB. The graph in memory is built from the statistician's views
+(``lineage_graph_edges``, ``lineage_datasets``, ``lineage_run_outputs``): a second spelling of
+the rules, written long before the recursive queries. Every walk and attribution must agree,
+bounds and cycles included: the query fetches only what the rules reach, so this is its contract.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from harness.lineage_db import insert, lineage_db
+from tests.unit.test_lineage_queries import MemoryGraph
+from zettaledger.sinks import lineage_graph
+from zettaledger.sinks.client import Client
+from zettaledger.sinks.lineage_graph import ClickHouseGraph
+from zettaledger.sinks.lineage_queries import Edge, attribute, walk
+
+DB = "zl_graph"
+NAMES = [f"s3://lake/d{i}" for i in range(6)]
+DAY_2024, DAY_2025 = (dt.date(2024, 12, 30) - dt.date(1970, 1, 1)).days, (dt.date(2025, 6, 1) - dt.date(1970, 1, 1)).days
+
+
+@pytest.fixture
+def chdb(open_chdb: Callable[[Path], Client], tmp_path: Path) -> Client:
+    """One database for all the examples of a test: each example empties the ledger first."""
+    client = open_chdb(tmp_path / "chdb")
+    lineage_db(client, DB)
+    return client
+
+
+@st.composite
+def ledgers(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Ledger rows as the worker writes them; every event has its own version (time, partition, offset)."""
+    rows: list[dict[str, Any]] = []
+    offsets = itertools.count()
+
+    def version() -> dict[str, Any]:
+        offset = next(offsets)
+        return {
+            "event_time_ms": 1_700_000_000_000 + draw(st.integers(0, 5)) * 1000 + offset,
+            "kafka_partition": 0,
+            "offset_to": offset,
+        }
+
+    for run in range(draw(st.integers(0, 8))):
+        output = draw(st.sampled_from(NAMES))
+        inputs = draw(st.lists(st.sampled_from(NAMES), max_size=3, unique=True))
+        derivation = "ORIGINAL" if not inputs else draw(st.sampled_from(["DERIVED", "COPY"]))
+        source = draw(st.sampled_from(["IOT", "AI", "INFERENCE"]))
+        for _ in range(draw(st.integers(1, 3))):  # START / RUNNING / COMPLETE / FAIL ..., in any order
+            event = {
+                "kind": "run",
+                "dataset_id": output,
+                "run_id": f"run{run}",
+                "status": draw(st.sampled_from(["START", "RUNNING", "COMPLETE", "COMPLETE", "FAIL"])),
+                "has_stats": draw(st.sampled_from([0, 1])),
+                "bytes": draw(st.integers(0, 10**6)),
+                "suspect": draw(st.sampled_from([0, 0, 0, 1])),
+                "derivation": derivation,
+                "source": source,
+                "day": draw(st.sampled_from([DAY_2024, DAY_2025])),
+                **version(),
+            }
+            rows += [event] * draw(st.integers(1, 2))  # a resend writes the same row again
+        rows += [
+            {"kind": "run_input", "dataset_id": output, "parent_id": p, "run_id": f"run{run}"} for p in inputs if p != output
+        ]
+    for parent, child in draw(st.lists(st.tuples(st.sampled_from(NAMES), st.sampled_from(NAMES)), max_size=3)):
+        rows.append(
+            {"kind": "lineage", "parent_id": parent, "dataset_id": child, "bytes": draw(st.integers(0, 1000)), "day": DAY_2025}
+        )
+    for name in draw(st.lists(st.sampled_from(NAMES), max_size=3)):
+        derivation = draw(st.sampled_from(["ORIGINAL", "DERIVED", "COPY"]))
+        source = draw(st.sampled_from(["IOT", "OTHER"]))
+        rows.append(
+            {
+                "kind": "output",
+                "dataset_id": name,
+                "day": DAY_2025,
+                "source": source,
+                "derivation": derivation,
+                "bytes": draw(st.integers(0, 1000)),
+            }
+        )
+    for name in draw(st.lists(st.sampled_from(NAMES), max_size=2)):
+        rows.append({"kind": "dataset", "dataset_id": name, "quality_grade": draw(st.sampled_from(["HIGH", "LOW"])), **version()})
+    return rows
+
+
+def from_views(client: Client, year: int, source: str | None = None) -> MemoryGraph:
+    """The whole graph, read from the views a statistician reads."""
+
+    def query(sql: str) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in client.query(sql.replace("{db}", DB)).result_rows]
+
+    edges = [
+        Edge(str(p), str(c), int(b), str(d))
+        for p, c, b, d in query("SELECT parent, child, bytes, derivation FROM {db}.lineage_graph_edges")
+    ]
+    node_bytes = {str(i): int(b) for i, b in query("SELECT dataset_id, bytes FROM {db}.lineage_datasets")}
+    counted = """
+        SELECT dataset_id, source, if(suspect = 0, bytes, toUInt256(0)) AS b, derivation, day FROM {db}.lineage_run_outputs WHERE status = 'COMPLETE'
+        UNION ALL SELECT dataset_id, toString(source), bytes, toString(derivation), day FROM {db}.ledger WHERE kind = 'output'"""
+    seeds = {
+        str(i): int(b)
+        for i, b in query(
+            f"SELECT dataset_id, sum(b) FROM ({counted}) WHERE derivation IN ('DERIVED', 'COPY') AND toYear(day) = {year} "
+            + (f"AND source = '{source}' " if source else "")
+            + "GROUP BY dataset_id"
+        )
+    }
+    sources = {
+        str(i): str(s)
+        for i, s in query(
+            f"SELECT dataset_id, argMax(source, tuple(sb, source)) FROM (SELECT dataset_id, source, sum(b) AS sb FROM ({counted}) GROUP BY dataset_id, source) GROUP BY dataset_id"
+        )
+    }
+    for i, grade in query(
+        "SELECT dataset_id, argMax(toString(quality_grade), tuple(event_time_ms, kafka_partition, offset_to)) FROM {db}.ledger WHERE kind = 'dataset' GROUP BY dataset_id"
+    ):
+        sources.setdefault(str(i), "HIGH_QUALITY" if grade == "HIGH" else "REGISTERED")
+    return MemoryGraph(edges, node_bytes, seeds, sources)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ledgers(), st.integers(0, 4), st.integers(1, 7), st.sampled_from(NAMES))
+def test_one_query_a_question_answers_as_the_whole_graph(
+    chdb: Client, rows: list[dict[str, Any]], depth: int, budget: int, start: str
+) -> None:
+    chdb.command(f"TRUNCATE TABLE {DB}.ledger")
+    insert(chdb, DB, rows)
+    graph, whole = ClickHouseGraph(chdb, DB), from_views(chdb, 2025)
+    for direction in ("upstream", "downstream"):
+        assert walk(graph, start, direction, depth, budget) == walk(whole, start, direction, depth, budget)
+    assert attribute(graph, 2025, None, depth, budget) == attribute(whole, 2025, None, depth, budget)
+    inference = from_views(chdb, 2025, "INFERENCE")
+    assert attribute(graph, 2025, "INFERENCE", depth + 2, budget + 4) == attribute(
+        inference, 2025, "INFERENCE", depth + 2, budget + 4
+    )
+
+
+def test_an_unknown_dataset_walks_to_itself_alone(chdb: Client) -> None:
+    up = walk(ClickHouseGraph(chdb, DB), "s3://nowhere", "upstream")
+    assert [(n.id, n.depth, n.bytes) for n in up.nodes] == [("s3://nowhere", 0, 0)] and not up.edges and not up.partial
+    assert attribute(ClickHouseGraph(chdb, DB), 2025).total_bytes == 0
+
+
+def test_ids_that_share_a_hash_are_numbered_again_with_another_salt(chdb: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    chdb.command(f"TRUNCATE TABLE {DB}.ledger")
+    rows = [
+        {"kind": "lineage", "parent_id": p, "dataset_id": c, "bytes": 1, "day": DAY_2025}
+        for p, c in [(NAMES[0], NAMES[2]), (NAMES[1], NAMES[2]), (NAMES[2], NAMES[3])]
+    ]
+    rows += [{"kind": "output", "dataset_id": NAMES[3], "day": DAY_2025, "source": "AI", "derivation": "DERIVED", "bytes": 7}]
+    rows += [
+        {"kind": "output", "dataset_id": n, "day": DAY_2024, "source": "IOT", "derivation": "ORIGINAL", "bytes": b}
+        for n, b in [(NAMES[0], 3), (NAMES[1], 1)]
+    ]
+    insert(chdb, DB, rows)
+    real = lineage_graph._hash
+    salts: list[int] = []
+
+    def same_length_same_hash(salt: int, value: str) -> str:  # every id here has the same length: all collide
+        salts.append(salt)
+        return f"toUInt64(length({value}))" if salt == 0 else real(salt, value)
+
+    monkeypatch.setattr(lineage_graph, "_hash", same_length_same_hash)
+    roots = attribute(ClickHouseGraph(chdb, DB), 2025)
+    assert salts == [0, 1] and roots.roots == ((NAMES[0], "IOT", 5), (NAMES[1], "IOT", 2))  # 7 by parent bytes 3:1
+    monkeypatch.setattr(lineage_graph, "_hash", lambda salt, value: f"toUInt64(length({value}))")
+    with pytest.raises(AssertionError, match="no one-to-one"):
+        attribute(ClickHouseGraph(chdb, DB), 2025)
