@@ -188,6 +188,17 @@ def _add_live_queries(app: faust.App, settings: Settings, ingest: Ingest) -> Non
     @app.task  # type: ignore[untyped-decorator]
     async def announce_live_queries() -> None:
         await ingest.ready.wait()
+        # The ledger can open before Faust's web server listens (the OpenLineage feed opens it
+        # as soon as it starts): announce only an endpoint that answers, or a reader would
+        # find the worker's address and be refused.
+        while True:
+            try:
+                _, writer = await asyncio.open_connection(settings.web_bind, settings.web_port)
+            except OSError:
+                await asyncio.sleep(0.1)
+                continue
+            writer.close()
+            break
         publish_endpoint(directory, settings.web_bind, settings.web_port, token)
 
     @app.on_before_shutdown.connect
