@@ -99,6 +99,9 @@ class OpenLineageFeed:
         # Held from the moment a take is fetched until its offsets are committed: a revocation waits for it.
         self._in_hand = asyncio.Lock()
         self._stopping = False
+        # Where the ledger says partitions resume after an assignment: committed at the next take, so
+        # a partition the ledger holds whole (its take written, then the worker killed) shows no lag.
+        self._resumed: dict[Any, int] = {}
 
     def stop(self) -> None:
         """Finish the take in hand, then return from ``run``."""
@@ -120,6 +123,9 @@ class OpenLineageFeed:
         """
         batches = await self._consumer.getmany(timeout_ms=_IDLE_POLL_MS, max_records=int(self._take))
         records: list[Record] = [r for batch in batches.values() for r in batch]
+        if self._resumed:
+            resumed, self._resumed = self._resumed, {}
+            await self._commit_offsets({tp: o for tp, o in resumed.items() if tp in self._consumer.assignment()})
         if not records:
             return 0  # nothing within a poll: let the caller look at its stop flag
         # No await between getmany's return and here: a revocation cannot slip in between.
@@ -146,7 +152,9 @@ class OpenLineageFeed:
         for r in records:
             last[r.partition] = max(r.offset, last.get(r.partition, -1))
         assigned = {tp for tp in self._consumer.assignment() if tp.topic == self._topic and tp.partition in last}
-        offsets = {tp: last[tp.partition] + 1 for tp in assigned}
+        await self._commit_offsets({tp: last[tp.partition] + 1 for tp in assigned})
+
+    async def _commit_offsets(self, offsets: dict[Any, int]) -> None:
         if not offsets:
             return
         try:
@@ -171,6 +179,7 @@ class OpenLineageFeed:
         for tp in mine:
             if tp.partition in marks:
                 self._consumer.seek(tp, marks[tp.partition] + 1)
+                self._resumed[tp] = marks[tp.partition] + 1
         log.info(
             "OpenLineage partitions %s assigned; resuming past the ledger's watermarks %s",
             sorted(tp.partition for tp in mine),

@@ -155,6 +155,22 @@ def test_an_assignment_resumes_each_partition_just_past_the_ledgers_watermark_an
     assert adopted == [{(TOPIC, 0): 41, (TOPIC, 2): 7}]
 
 
+def test_where_the_ledger_resumes_a_partition_is_committed_at_the_next_take_even_with_nothing_new() -> None:
+    """A partition whose take was written and then the worker killed before its commit has
+    nothing left to read: without this, its group offset stayed behind (lag never cleared)."""
+    consumer = FakeConsumer([], {tp(0), tp(1)}, [])
+    feed = feed_with(consumer, marks={0: 41, 1: 9})
+
+    async def assigned_then_polled() -> None:
+        await feed.on_partitions_assigned([tp(0), tp(1)])
+        consumer.assigned = {tp(0)}  # partition 1 moved on meanwhile: not ours to commit
+        await feed.step()
+        await feed.step()
+
+    asyncio.run(assigned_then_polled())
+    assert consumer.log == [("seek", 0, 42), ("seek", 1, 10), ("commit", {0: 42})]  # once
+
+
 def test_a_revocation_waits_until_the_take_in_hand_is_flushed_and_committed() -> None:
     consumer = FakeConsumer([recs(0, range(3))], {tp(0)}, [])
     release = asyncio.Event()
