@@ -17,6 +17,7 @@ an ``Enum8`` as its declared type with the symbols' codes.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -74,6 +75,7 @@ def without_defaults(
     return [c for c, _ in kept], [values for _, values in kept]
 
 
+@functools.cache  # per column type, not per column of every flush (an Enum8's symbols are parsed once)
 def _encoder(sql_type: str) -> tuple[str, Callable[[Sequence[Any]], bytes]]:
     fixed = _FIXED.get(sql_type)
     if fixed is not None:
