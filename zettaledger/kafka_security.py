@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 
+from zettaledger import kafka_python_last_bytes
 from zettaledger.errors import ConfigError, ZettaledgerError
 
 if TYPE_CHECKING:
@@ -285,6 +286,7 @@ class KafkaSecurity:
     def kafka_python_options(self) -> dict[str, Any]:
         """Keyword arguments for kafka-python's KafkaProducer, KafkaConsumer and KafkaAdminClient."""
         _watch_client_logs()
+        kafka_python_last_bytes.install()  # so a refused login is read, not lost to the close that follows it
         options: dict[str, Any] = {"security_protocol": self.protocol}
         if self.tls:
             options["ssl_context"] = self.ssl_context()

@@ -19,6 +19,7 @@ GROUND = {
     "zettaledger.telemetry",
     "zettaledger.failpoints",
     "zettaledger.kafka_security",
+    "zettaledger.kafka_python_last_bytes",
 }
 ROOF = {
     "zettaledger.cli",
