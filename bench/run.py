@@ -12,11 +12,13 @@ All on this machine's real broker and chDB, in one run, medians of REPS runs:
                per event, in process on the same messages (no Kafka: an upper bound for the naive)
   g) the lineage graph of bench/lineage.py (1e6 datasets, 5e6 edges; 1e5 with --quick): upstream
                depth 10 and one year's attribution, p95, beside the naive recursive CTE
-Worker throughput is events / busy time (first batch taken -> last flush written), the
-topic being filled beforehand so producer and worker do not share the 2 cores. The
-workers run with ZL_BATCH_WITHIN_S=0.2 (as in the latency run): the last take of a
-finite topic is partial and waits that long before it is flushed, which is latency,
-not work, and at the default 1 s would be a large share of a short run.
+Worker throughput is events / busy time (first message taken off the topic -> last flush
+written, less the waits for messages while no write was in flight: ``RunStats``), the
+topic being filled beforehand so producer and worker do not share the 2 cores; the bare
+agent e) counts from its first message too. The workers run with ZL_BATCH_WITHIN_S=0.2
+(as in the latency run): the last take of a finite topic is partial and waits that long
+for messages that never come, which is latency, not work (measured and left out, but
+kept short so that little rests on the measure).
 
     python -m bench.run [--quick]
 """

@@ -184,6 +184,11 @@ class Flusher:
             return done
         return cast("asyncio.Future[object]", self._writing)
 
+    @property
+    def writing_now(self) -> bool:
+        """A slice is being written (or waits to be): the worker is busy, whatever the stream does."""
+        return self._writing is not None and not self._writing.done()
+
     async def drain(self) -> None:
         """Wait until the last take submitted is durable (or has failed: the failure is its caller's)."""
         if self._writing is not None and not self._writing.done():

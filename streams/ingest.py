@@ -229,6 +229,7 @@ def register_ingest(app: faust.App, settings: Settings, ingest_state: Ingest) ->
     async def ingest(stream: faust.StreamT[bytes]) -> None:
         flusher = await ingest_state.open(dead_letters)
         take = TakeLimit(settings.batch_max_messages, settings.take_max_bytes)
+        stream.add_processor(ingest_state.stats.arrived)  # before take_events' own: when each message came
         batches = stream.take_events(take, settings.batch_within_s)  # type: ignore[attr-defined]
         try:
             async for batch in batches:
@@ -238,8 +239,7 @@ def register_ingest(app: faust.App, settings: Settings, ingest_state: Ingest) ->
 
     async def _take(batch: Sequence[Any], take: TakeLimit) -> None:
         stats = ingest_state.stats
-        if not stats.first_batch_at:
-            stats.first_batch_at = time.monotonic()
+        stats.take_cut(writing=ingest_state.flusher is not None and ingest_state.flusher.writing_now)
         if faults.armed("after_commit"):
             assert ingest_state.flusher is not None
             await ingest_state.flusher.drain()
