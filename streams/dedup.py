@@ -212,9 +212,13 @@ class DedupWindow:
             self._recorded += len(sightings)
             self._recent.append(sightings)
             self._recent_ids += len(sightings)
+            # Every id keeps its first place: ``index.setdefault`` for each, done as two
+            # C-level updates (a Python loop over a take's ids cost ~0.4 µs an event).
             index = self._recent_index
-            for key, place in sightings.items():
-                index.setdefault(key, place)
+            earlier = {key: index[key] for key in index.keys() & sightings.keys()} if index else None
+            index.update(sightings)
+            if earlier:
+                index.update(earlier)
             if self._recent_ids >= self.seal_size:
                 self.seal()
 

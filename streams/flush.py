@@ -174,6 +174,10 @@ class Flusher:
                     plan = await self._plan(chunk)  # the previous slice was re-planned: plan on what it committed
                 self._written_after = plan
                 self._writing = asyncio.ensure_future(self._persist(chunk, plan))
+                # Planning holds the event loop, and a task starts only when the loop runs: one
+                # turn of it hands this slice's write to its thread before the next slice is
+                # planned, or the write would wait for that planning and run after it.
+                await asyncio.sleep(0)
         except BaseException:
             if self._writing is not None and not self._writing.done():
                 await asyncio.wait([self._writing])

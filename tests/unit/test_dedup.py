@@ -27,6 +27,13 @@ def test_a_resend_at_another_offset_is_a_duplicate() -> None:
     assert not sight(window, "e1", partition=0, offset=9, index=0, now_s=200)
 
 
+def test_an_id_recorded_again_keeps_the_place_it_was_first_counted_at() -> None:
+    window = DedupWindow(horizon_s=3600, max_ids=10)
+    window.record({"e1": (0, 5, 0, 100)})
+    window.record({"e1": (0, 9, 0, 200), "e2": (0, 9, 1, 200)})
+    assert window.find(["e1", "e2"]) == {"e1": (0, 5, 0, 100), "e2": (0, 9, 1, 200)}
+
+
 def test_the_same_message_replayed_after_a_restart_is_counted_again() -> None:
     window = DedupWindow(horizon_s=3600, max_ids=10)
     window.record({"e1": (0, 5, 3, 100)})

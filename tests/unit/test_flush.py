@@ -240,6 +240,7 @@ def test_a_conflict_on_a_slice_re_plans_the_next_slice_too() -> None:
     run(flusher(ledger).flush_take(*take([created(1)])))  # another worker wrote offset 0
     values = [created(1), created(2), created(4), created(8)]
     zombie = flusher(ledger, flush_max_bytes=2 * len(values[0]))  # slices [0, 1] and [2, 3]
+    zombie._blocking = _slow  # slice 1's write is still in flight when slice 2 is planned
     planned: list[tuple[list[int], bool]] = []
     account = zombie.accountant.account
 
@@ -358,6 +359,13 @@ def test_a_shared_store_gets_one_flush_per_partition() -> None:
     assert [sorted(f.starts) for f in ledger.flushes] == [[(TOPIC, 0)], [(TOPIC, 1)]] and ledger.counted() == 10
 
 
+async def _slow(fn: Callable[..., Any], *args: Any) -> Any:
+    """A store that answers after a few turns of the event loop, as a thread would."""
+    for _ in range(3):
+        await asyncio.sleep(0)
+    return fn(*args)
+
+
 def _gated(gate: asyncio.Event, log: list[str]) -> Callable[..., Awaitable[object]]:
     """Runs store calls at once, except writes, which wait for ``gate``: a ledger slow to answer."""
 
@@ -368,6 +376,33 @@ def _gated(gate: asyncio.Event, log: list[str]) -> Callable[..., Awaitable[objec
         return fn(*args)
 
     return call
+
+
+def test_a_slice_is_being_written_while_the_next_slice_of_its_take_is_planned() -> None:
+    ledger = MemoryLedger()
+    values = [created(1), created(2), created(4), created(8)]
+    f = flusher(ledger, flush_max_bytes=2 * len(values[0]))  # slices [0, 1] and [2, 3]
+    gate = asyncio.Event()
+    f._blocking = _gated(gate, ledger.log)
+    account = f.accountant.account
+
+    def spy(messages: Sequence[Message], after: Any = None, known: Any = None) -> Any:
+        ledger.log.append(f"plan {[m.offset for m in messages]}")
+        return account(messages, after=after, known=known)
+
+    f.accountant.account = spy  # type: ignore[method-assign]
+
+    async def one_take() -> None:
+        submitted = asyncio.ensure_future(f.submit(*take(values)))
+        await asyncio.sleep(0.01)
+        # Planning holds the event loop: without a turn of it, slice 1's write would only start
+        # once slice 2 was planned, and the two would run one after the other.
+        assert ledger.log == ["plan [0, 1]", "write waits", "plan [2, 3]"]
+        gate.set()
+        await (await submitted)
+
+    run(one_take())
+    assert ledger.counted() == 1 + 2 + 4 + 8
 
 
 def test_the_next_take_is_counted_while_the_previous_is_written_and_each_is_durable_in_order() -> None:
