@@ -69,6 +69,12 @@ class OpenLineageService(Service):
             return set()
         return {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
 
+    def highwaters(self) -> dict[tuple[str, int], int | None]:
+        """The end of each OpenLineage partition this worker holds, as last fetched (for the lag gauge)."""
+        if self.consumer is None:
+            return {}
+        return {(tp.topic, tp.partition): self.consumer.highwater(tp) for tp in self.consumer.assignment()}
+
     async def on_start(self) -> None:
         # In a task of its own: opening the ledger retries while ClickHouse is away, and must not hold up the app.
         self._main = self.add_future(self._run())

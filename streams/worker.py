@@ -206,18 +206,20 @@ def _add_live_queries(app: faust.App, settings: Settings, ingest: Ingest) -> Non
         withdraw_endpoint(directory, token)
 
 
-def _gauges(app: faust.App, settings: Settings, ingest: Ingest) -> WorkerGauges:
-    """A snapshot for the exported gauges: from memory only (the consumer's high-water marks, the accountant)."""
+def _gauges(app: faust.App, settings: Settings, ingest: Ingest, openlineage: OpenLineageService) -> WorkerGauges:
+    """A snapshot for the exported gauges: from memory only (the consumers' high-water marks, the accountant)."""
     accountant = ingest.accountant
     if accountant is None:
         return WorkerGauges(flush_age_s=time.monotonic() - ingest.last_progress)
     topic = settings.topic_events
-    lag = {}
-    for tp in app.consumer.assignment():
-        if tp.topic == topic:
-            highwater = app.consumer.highwater(tp)
-            if highwater is not None:
-                lag[tp.partition] = max(int(highwater) - 1 - accountant.written_through(topic, tp.partition), 0)
+    highwaters = {
+        (tp.topic, tp.partition): app.consumer.highwater(tp) for tp in app.consumer.assignment() if tp.topic == topic
+    } | openlineage.highwaters()
+    lag = {
+        (t, p): max(int(highwater) - 1 - accountant.written_through(t, p), 0)
+        for (t, p), highwater in highwaters.items()
+        if highwater is not None
+    }
     return WorkerGauges(
         lag=lag,
         stream_time_s={p: ms / 1000 for (t, p), ms in accountant.stream_times.items() if t == topic},
@@ -237,7 +239,7 @@ def build_worker_app(settings: Settings) -> tuple[faust.App, Ingest]:
     if settings.web_enabled:
         _add_health(app, ingest)
         _add_live_queries(app, settings, ingest)
-    observe_worker(lambda: _gauges(app, settings, ingest))
+    observe_worker(lambda: _gauges(app, settings, ingest, openlineage))
     return app, ingest
 
 

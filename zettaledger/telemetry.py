@@ -72,7 +72,9 @@ def instruments() -> Instruments:
 class WorkerGauges:
     """What the worker's gauges read at each export: a snapshot, taken by a callback the worker gives."""
 
-    lag: dict[int, int] = field(default_factory=dict)  # partition -> messages between the ledger's watermark and the end
+    # (topic, partition) -> messages between the ledger's watermark and the end: the events topic's
+    # partitions and the OpenLineage topic's, each held by its own consumer group.
+    lag: dict[tuple[str, int], int] = field(default_factory=dict)
     stream_time_s: dict[int, float] = field(default_factory=dict)  # partition -> latest event time seen
     flush_age_s: float = 0.0
     dedup_window_ids: int = 0
@@ -91,7 +93,7 @@ def observe_worker(read: Callable[[], WorkerGauges]) -> None:
         "zl.partition.lag",
         "{message}",
         "Messages on an assigned partition that the ledger does not hold yet",
-        lambda g: (metrics.Observation(n, {"partition": p}) for p, n in g.lag.items()),
+        lambda g: (metrics.Observation(n, {"topic": t, "partition": p}) for (t, p), n in g.lag.items()),
     )
     gauge(
         "zl.stream.time",

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from zettaledger.settings import REPO_ROOT
+from zettaledger.settings import REPO_ROOT, Settings
 
 K8S = REPO_ROOT / "k8s"
 README = (K8S / "README.md").read_text()
@@ -133,9 +133,14 @@ def test_dashboards_are_what_the_generator_writes_and_ship_as_configmaps(docs: l
 
 def test_keda_threshold_is_two_takes_with_auth_fallback_and_two_workers(docs: list[Doc]) -> None:
     (so,) = of_kind(docs, "ScaledObject", "zettaledger-worker")
-    (trigger,) = so["spec"]["triggers"]
+    trigger, openlineage = so["spec"]["triggers"]
     batch_messages_per_take = 390
     assert int(trigger["metadata"]["lagThreshold"]) >= 2 * batch_messages_per_take
+    # The OpenLineage feed's group on its topic, scaled on two of its takes (8 flushes of 10,000 events).
+    assert openlineage["metadata"]["consumerGroup"] == f"{config(docs)['ZL_APP_ID']}-openlineage"
+    assert openlineage["metadata"]["topic"] == config(docs)["ZL_TOPIC_OPENLINEAGE"]
+    assert int(openlineage["metadata"]["lagThreshold"]) >= 2 * 8 * Settings().batch_max_messages
+    assert openlineage["authenticationRef"] == trigger["authenticationRef"]
     assert trigger["metadata"]["ensureEvenDistributionOfPartitions"] == "true"
     assert so["spec"]["minReplicaCount"] == 2
     assert so["spec"]["fallback"]["replicas"] >= so["spec"]["minReplicaCount"]
@@ -152,13 +157,13 @@ def test_kafka_is_tls_and_scram_only_and_topics_are_durable(docs: list[Doc]) -> 
     assert config(docs)["ZL_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
     assert config(docs)["ZL_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
     topics = {t["spec"]["topicName"]: t for t in of_kind(docs, "KafkaTopic")}
-    assert set(topics) == {config(docs)["ZL_TOPIC_EVENTS"], config(docs)["ZL_TOPIC_DEAD_LETTER"]}
+    assert set(topics) == {config(docs)[f"ZL_TOPIC_{t}"] for t in ("EVENTS", "DEAD_LETTER", "OPENLINEAGE")}
     for topic in topics.values():
         assert topic["apiVersion"] == "kafka.strimzi.io/v1"
         assert topic["spec"]["config"]["min.insync.replicas"] == 2
         assert int(topic["spec"]["config"]["retention.ms"]) > 0
         assert str(topic["spec"]["partitions"]) == config(docs)["ZL_TOPIC_PARTITIONS"]
-    assert kafka["spec"]["kafkaExporter"]["groupRegex"] == f"^{config(docs)['ZL_APP_ID']}$"
+    assert kafka["spec"]["kafkaExporter"]["groupRegex"] == f"^{config(docs)['ZL_APP_ID']}(-openlineage)?$"
 
 
 def test_worker_memory_timeouts_probes_and_roles(docs: list[Doc]) -> None:

@@ -124,11 +124,11 @@ def sre() -> dict[str, Any]:
             **_unit("short"),
         ),
         _panel(
-            "Lag behind the ledger watermark by partition (worker view)",
+            "Lag behind the ledger watermark by topic and partition (worker view)",
             "timeseries",
             (12, 8, 12, 8),
             [
-                _prom("max by (partition) (zl_partition_lag)", "p{{partition}}"),
+                _prom("max by (topic, partition) (zl_partition_lag)", "{{topic}} p{{partition}}"),
             ],
             **_unit("short"),
         ),
