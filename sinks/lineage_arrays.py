@@ -231,8 +231,23 @@ def _split(amount: Amounts, owner: Ints, to: Ints, weight: Amounts) -> None:
     share = product // total[segment]
     rest = product % total[segment]
     left = amount[owner[starts]] - np.add.reduceat(share, starts)
-    order = np.lexsort((to, -rest, segment))  # by owner, then largest remainder, then smaller id
+    order = _by_remainder(segment, rest, to)
     rank = np.arange(order.size) - starts[segment[order]]
     bonus = order[rank < left[segment[order]]]
     share[bonus] += 1
     np.add.at(amount, to, share)
+
+
+def _by_remainder(segment: Ints, rest: Amounts, to: Ints) -> Ints:
+    """The order of ``_split``'s edges: by owner (``segment``, ascending), then largest remainder, then smaller id.
+
+    A three-key ``lexsort`` costs ~0.25 s on the ~800k edges of one year's attribution. When the ids already
+    ascend within each owner (the attribution's edges are distinct pairs in (child, parent) order) and owner and
+    remainder pack into one int64, one stable sort of the packed key gives the same order in ~15 ms (its runs are
+    long: owners ascend)."""
+    if rest.dtype == np.int64 and rest.size > 1:
+        top = int(rest.max()) + 1
+        ascending = bool(np.all((to[1:] > to[:-1]) | (segment[1:] != segment[:-1])))
+        if ascending and (int(segment[-1]) + 1) * top < _INT64_ROOM:
+            return np.argsort(segment * top + (top - 1 - rest), kind="stable")
+    return np.lexsort((to, -rest, segment))
