@@ -54,11 +54,18 @@ _NOT_BY_PARENT = "has_stats = has_stats"
 
 
 def _edges_into(db: str, frontier: str) -> str:
-    """(child, parent) of the edges into ``frontier``, without bytes: what an attribution's levels need."""
-    complete = f"SELECT dataset_id, run_id FROM ({resolved_runs(db, f'dataset_id IN {frontier}')}) WHERE status = 'COMPLETE'"
+    """(child, parent) of the edges into ``frontier``, without bytes: what an attribution's levels need.
+
+    ``run_input`` rows are looked for only for COMPLETE runs that may have inputs, by (dataset, run), through
+    ``lineage_by_dataset`` (ordered by dataset): when none may (a level of roots: their runs' rows say
+    ``no_inputs``), ClickHouse reads no granule of them, where it read the whole run_input range (5e6 rows of the
+    1e6 graph) to find nothing."""
+    complete = f"""
+        SELECT dataset_id, run_id FROM ({resolved_runs(db, f'dataset_id IN {frontier}')})
+        WHERE status = 'COMPLETE' AND may_have_inputs"""
     return f"""
         SELECT dataset_id AS child, parent_id AS parent FROM {db}.ledger
-        WHERE kind = 'run_input' AND dataset_id IN {frontier} AND {_NOT_BY_PARENT} AND (dataset_id, run_id) IN ({complete})
+        WHERE kind = 'run_input' AND dataset_id IN {frontier} AND (dataset_id, run_id) IN ({complete}) AND {_NOT_BY_PARENT}
         UNION ALL
         SELECT dataset_id, parent_id FROM {db}.ledger WHERE kind = 'lineage' AND dataset_id IN {frontier}"""
 

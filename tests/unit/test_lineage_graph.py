@@ -57,6 +57,9 @@ def ledgers(draw: st.DrawFn) -> list[dict[str, Any]]:
         inputs = draw(st.lists(st.sampled_from(NAMES), max_size=3, unique=True))
         derivation = "ORIGINAL" if not inputs else draw(st.sampled_from(["DERIVED", "COPY"]))
         source = draw(st.sampled_from(["IOT", "AI", "INFERENCE"]))
+        # As the fold writes it: a run with run_input rows never says no_inputs; one without may (or, written
+        # before the column, may not).
+        no_inputs = 0 if any(p != output for p in inputs) else draw(st.sampled_from([0, 1]))
         for _ in range(draw(st.integers(1, 3))):  # START / RUNNING / COMPLETE / FAIL ..., in any order
             event = {
                 "kind": "run",
@@ -69,6 +72,7 @@ def ledgers(draw: st.DrawFn) -> list[dict[str, Any]]:
                 "derivation": derivation,
                 "source": source,
                 "day": draw(st.sampled_from([DAY_2024, DAY_2025])),
+                "no_inputs": no_inputs,
                 **version(),
             }
             rows += [event] * draw(st.integers(1, 2))  # a resend writes the same row again
@@ -169,3 +173,24 @@ def test_every_dataset_of_an_attribution_is_numbered_by_its_id(chdb: Client) -> 
     insert(chdb, DB, rows)
     roots = attribute(ClickHouseGraph(chdb, DB), 2025)
     assert roots.roots == ((a, "IOT", 5), (b, "AI", 2)) and roots.total_bytes == 7  # 7 by parent bytes 3:1
+
+
+def test_runs_written_before_no_inputs_existed_keep_their_edges(chdb: Client) -> None:
+    """Migration 11 adds ``no_inputs`` to a ledger that holds runs: their rows read 0 (claims nothing), so their
+    inputs are still read; a run written after it that says ``no_inputs`` is a root without a read of run_input."""
+    from zettaledger.sinks.writer import migrate
+
+    chdb.command(f"ALTER TABLE {DB}.ledger DROP COLUMN no_inputs")
+    chdb.command(f"DELETE FROM {DB}.schema_migrations WHERE version >= 11")
+    run = "INSERT INTO {db}.ledger (kind, dataset_id, parent_id, run_id, status, has_stats, bytes, derivation, source, day, offset_to) VALUES"
+    chdb.command(
+        run.format(db=DB)
+        + f"""('run', 'child', '', 'r1', 'COMPLETE', 1, 10, 'DERIVED', 'AI', {DAY_2025}, 1),
+              ('run_input', 'child', 'parent', 'r1', '', 0, 0, '', '', 0, 1),
+              ('run', 'parent', '', 'r0', 'COMPLETE', 1, 5, 'ORIGINAL', 'IOT', {DAY_2024}, 0)"""
+    )
+    assert migrate(chdb, DB) == [11]
+    assert attribute(ClickHouseGraph(chdb, DB), 2025).roots == (("parent", "IOT", 10),)
+    later = {"kind": "run", "dataset_id": "parent", "run_id": "r0", "status": "COMPLETE", "source": "IOT", "offset_to": 2}
+    insert(chdb, DB, [{**later, "no_inputs": 1}])
+    assert attribute(ClickHouseGraph(chdb, DB), 2025).roots == (("parent", "IOT", 10),)
