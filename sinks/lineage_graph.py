@@ -61,7 +61,7 @@ def _edges_into(db: str, frontier: str) -> str:
     ``no_inputs``), ClickHouse reads no granule of them, where it read the whole run_input range (5e6 rows of the
     1e6 graph) to find nothing."""
     complete = f"""
-        SELECT dataset_id, run_id FROM ({resolved_runs(db, f'dataset_id IN {frontier}')})
+        SELECT dataset_id, run_id FROM ({resolved_runs(db, f"dataset_id IN {frontier}")})
         WHERE status = 'COMPLETE' AND may_have_inputs"""
     return f"""
         SELECT dataset_id AS child, parent_id AS parent FROM {db}.ledger
@@ -305,8 +305,8 @@ class ClickHouseGraph:
         expanded = np.zeros(n, dtype=np.bool_)
         expanded[expanded_at] = True
         node_weight = _ints(node_b)
-        weight: Amounts = np.zeros(n, dtype=node_weight.dtype)
-        weight[nodes] = node_weight
+        weight: Amounts = np.zeros(n, dtype=np.int64) if node_weight.dtype == np.int64 else np.zeros(n, dtype=object)
+        weight[nodes] = node_weight  # int64 or Python ints, as the amounts came
         sources = np.full(n, "", dtype=object)
         sources[nodes] = np.array(source_names, dtype=object)[_unhex(node_s)]
         return Ancestry(

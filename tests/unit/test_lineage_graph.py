@@ -164,7 +164,9 @@ def test_every_dataset_of_an_attribution_is_numbered_by_its_id(chdb: Client) -> 
     that is a prefix of another id still land on their own numbers."""
     chdb.command(f"TRUNCATE TABLE {DB}.ledger")
     a, b, c, d = "s3://lake/d", "s3://lake/d0", "s3://lake/d1", "s3://lake/d10"
-    rows = [{"kind": "lineage", "parent_id": p, "dataset_id": ch, "bytes": 1, "day": DAY_2025} for p, ch in [(a, c), (b, c), (c, d)]]
+    rows = [
+        {"kind": "lineage", "parent_id": p, "dataset_id": ch, "bytes": 1, "day": DAY_2025} for p, ch in [(a, c), (b, c), (c, d)]
+    ]
     rows += [{"kind": "output", "dataset_id": d, "day": DAY_2025, "source": "AI", "derivation": "DERIVED", "bytes": 7}]
     rows += [
         {"kind": "output", "dataset_id": n, "day": DAY_2024, "source": s, "derivation": "ORIGINAL", "bytes": w}

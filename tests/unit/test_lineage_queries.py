@@ -252,7 +252,9 @@ def test_attributed_totals_add_up_to_the_byte_whatever_the_edge_order(
     st.lists(st.integers(0, 5), min_size=8, max_size=8),
     st.booleans(),
 )
-def test_machine_integers_split_as_python_integers(children: list[tuple[int, set[int]]], weights: list[int], ordered: bool) -> None:
+def test_machine_integers_split_as_python_integers(
+    children: list[tuple[int, set[int]]], weights: list[int], ordered: bool
+) -> None:
     """The int64 path (one packed sort) and the Python-integer path (lexsort) hand out the same shares, ties included."""
     k = len(children)
     pairs = [(c, k + p) for c, (_, parents) in enumerate(children) for p in sorted(parents)]
