@@ -158,7 +158,7 @@ def propagate(
     amount = amount.copy()
     c_ptr, parent_of, by_child = _csr(n, child, parent)
     child_of = child[by_child]
-    p_ptr, edge_of_parent, _ = _csr(n, parent_of, np.arange(parent_of.size, dtype=np.int64))
+    by_parent: tuple[Ints, Ints] | None = None  # the edges grouped by parent: built at the first cycle, if any (~35 ms)
     active = np.ones(parent_of.size, dtype=np.bool_)
     children_left = np.bincount(parent_of, minlength=n)
     done = ~taking_part
@@ -172,6 +172,10 @@ def propagate(
             if rest.size == 0:
                 break
             stuck = int(rest[0])  # the smallest id: a cycle, cut where it is entered from unfinished children
+            if by_parent is None:
+                p_ptr, edge_of_parent, _ = _csr(n, parent_of, np.arange(parent_of.size, dtype=np.int64))
+                by_parent = (p_ptr, edge_of_parent)
+            p_ptr, edge_of_parent = by_parent
             edges = edge_of_parent[p_ptr[stuck] : p_ptr[stuck + 1]]
             edges = edges[active[edges] & ~done[child_of[edges]]]
             active[edges] = False
