@@ -7,8 +7,9 @@ the same offsets (the ledger owns them). Kinds (``sinks.ledger.Kind``):
 - ``run``: one run and one of its outputs (``dataset_id``; ``''`` for a run without
   outputs) at one moment: ``status`` (START ... COMPLETE/FAIL/ABORT), statistics
   (``bytes``, ``records``, ``has_stats``, ``suspect``), ``derivation``, ``source``,
-  ``region``, ``job``, and the version ``(event_time_ms, kafka_partition, offset_to)``
-  of the event it came from;
+  ``region``, ``job``, the version ``(event_time_ms, kafka_partition, offset_to)``
+  of the event it came from, and ``no_inputs`` (migration 11: its flush wrote no
+  ``run_input`` row for this run and output; 0 claims nothing);
 - ``run_input``: ``parent_id`` was read by the run that wrote ``dataset_id``;
 - ``touch``: a DatasetEvent (``status='DATASET'``) or JobEvent (``'JOB'``) named the dataset;
 - ``output``: native DataCreated bytes per (dataset, day, source, region, derivation), the
