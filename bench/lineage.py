@@ -8,6 +8,7 @@
    of a family are roots (ORIGINAL); every other dataset reads 6 or 7 earlier datasets,
    one of them a root of another family (cross-family lineage), the rest of its own
    family; a family's runs fall in one year (2020 + family % 6); one run in 16 is a COPY.
+   A root's run row says ``no_inputs``, as the worker's fold writes it for a run without inputs.
 2. ``zl lineage upstream`` at depth 10 from random datasets (node budget 10,000), and the
    attribution of one year's derived and copied bytes to roots (depth 20), p95 of REPS;
    beside each, the naive form: a recursive CTE straight over a plain edge table.
@@ -60,11 +61,11 @@ def load(client: Client, datasets: int) -> dict[str, float]:
     derivation = f"if({local} < {ROOTS_PER_FAMILY}, 'ORIGINAL', if(n % 16 = 0, 'COPY', 'DERIVED'))"
     client.command(
         f"""INSERT INTO {DB}.ledger (kind, topic, kafka_partition, offset_from, offset_to, day, event_time_ms, source, region,
-                                     dataset_id, run_id, status, derivation, job, has_stats, bytes, records, events)
+                                     dataset_id, run_id, status, derivation, job, has_stats, bytes, records, events, no_inputs)
             SELECT 'run', 'bench', toUInt32(n % 4), n, n, {day}, toInt64(toUnixTimestamp(toDateTime({day}))) * 1000,
                    ['IOT', 'AI', 'TRAINING', 'INFERENCE', 'OTHER'][1 + cityHash64(n, 1) % 5], 'CN-GD',
                    {name}, {run}, 'COMPLETE', {derivation}, concat('job/', toString({fam})), 1,
-                   toUInt256(1000 + cityHash64(n, 2) % 1000000), toUInt256(10), 1
+                   toUInt256(1000 + cityHash64(n, 2) % 1000000), toUInt256(10), 1, toUInt8({local} < {ROOTS_PER_FAMILY})
             FROM (SELECT number AS n FROM numbers({datasets}))"""
     )
     t1 = time.perf_counter()

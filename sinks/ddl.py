@@ -133,6 +133,12 @@ SETTINGS non_replicated_deduplication_window = 10000"""
             "lineage_graph_edges: suspect statistics count 0 in edge bytes, as in node bytes and the accounts",
             (view_statement("lineage_graph_edges", database, cluster),),
         ),
+        Migration(
+            11,
+            "ledger: no_inputs on run rows, so an attribution's level of roots reads no run_input rows",
+            # Metadata only: rows already there read 0, which claims nothing (their runs' inputs are read).
+            (f"ALTER TABLE {db}.ledger{on} ADD COLUMN IF NOT EXISTS `no_inputs` UInt8",),
+        ),
     ]
 
 

@@ -96,6 +96,10 @@ COLUMNS: tuple[LedgerColumn, ...] = (
     LedgerColumn("job", "String", ""),
     LedgerColumn("has_stats", "UInt8", 0),
     LedgerColumn("suspect", "UInt8", 0),
+    # 1 on a ``run`` row of a flush that wrote no ``run_input`` row for its run and output (migration 11): a run
+    # whose rows all say so has no inputs, so an attribution's level of roots reads no edges. 0 (every row
+    # written before the column, and any other kind) claims nothing.
+    LedgerColumn("no_inputs", "UInt8", 0),
 )
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 

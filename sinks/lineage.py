@@ -7,8 +7,9 @@ the same offsets (the ledger owns them). Kinds (``sinks.ledger.Kind``):
 - ``run``: one run and one of its outputs (``dataset_id``; ``''`` for a run without
   outputs) at one moment: ``status`` (START ... COMPLETE/FAIL/ABORT), statistics
   (``bytes``, ``records``, ``has_stats``, ``suspect``), ``derivation``, ``source``,
-  ``region``, ``job``, and the version ``(event_time_ms, kafka_partition, offset_to)``
-  of the event it came from;
+  ``region``, ``job``, the version ``(event_time_ms, kafka_partition, offset_to)``
+  of the event it came from, and ``no_inputs`` (migration 11: its flush wrote no
+  ``run_input`` row for this run and output; 0 claims nothing);
 - ``run_input``: ``parent_id`` was read by the run that wrote ``dataset_id``;
 - ``touch``: a DatasetEvent (``status='DATASET'``) or JobEvent (``'JOB'``) named the dataset;
 - ``output``: native DataCreated bytes per (dataset, day, source, region, derivation), the
@@ -171,11 +172,12 @@ def run_resolution(runs: str) -> str:
 
 def resolved_runs(db: str, where: str) -> str:
     """Every (run, output) of the ``run`` rows ``where`` selects, resolved (``run_resolution``): bytes (0 when
-    suspect), raw bytes, suspect, status, day, source, derivation."""
+    suspect), raw bytes, suspect, status, day, source, derivation, and ``may_have_inputs`` (0 when every run row
+    says ``no_inputs``: then no ``run_input`` row names the run and output, ``streams.openlineage_runs``)."""
     return f"""
         SELECT dataset_id, run_id, r_bytes AS raw_bytes, r_suspect AS suspect, if(r_suspect = 0, r_bytes, toUInt256(0)) AS bytes,
-               r_status AS status, r_day AS day, r_source AS source, r_derivation AS derivation
-        FROM (SELECT dataset_id, run_id, {run_resolution("kind = 'run'")}
+               r_status AS status, r_day AS day, r_source AS source, r_derivation AS derivation, may_have_inputs
+        FROM (SELECT dataset_id, run_id, {run_resolution("kind = 'run'")}, min(no_inputs) = 0 AS may_have_inputs
               FROM {db}.ledger WHERE kind = 'run' AND {where} GROUP BY dataset_id, run_id)"""
 
 

@@ -158,7 +158,7 @@ def propagate(
     amount = amount.copy()
     c_ptr, parent_of, by_child = _csr(n, child, parent)
     child_of = child[by_child]
-    p_ptr, edge_of_parent, _ = _csr(n, parent_of, np.arange(parent_of.size, dtype=np.int64))
+    by_parent: tuple[Ints, Ints] | None = None  # the edges grouped by parent: built at the first cycle, if any (~35 ms)
     active = np.ones(parent_of.size, dtype=np.bool_)
     children_left = np.bincount(parent_of, minlength=n)
     done = ~taking_part
@@ -172,6 +172,10 @@ def propagate(
             if rest.size == 0:
                 break
             stuck = int(rest[0])  # the smallest id: a cycle, cut where it is entered from unfinished children
+            if by_parent is None:
+                p_ptr, edge_of_parent, _ = _csr(n, parent_of, np.arange(parent_of.size, dtype=np.int64))
+                by_parent = (p_ptr, edge_of_parent)
+            p_ptr, edge_of_parent = by_parent
             edges = edge_of_parent[p_ptr[stuck] : p_ptr[stuck + 1]]
             edges = edges[active[edges] & ~done[child_of[edges]]]
             active[edges] = False
@@ -231,8 +235,23 @@ def _split(amount: Amounts, owner: Ints, to: Ints, weight: Amounts) -> None:
     share = product // total[segment]
     rest = product % total[segment]
     left = amount[owner[starts]] - np.add.reduceat(share, starts)
-    order = np.lexsort((to, -rest, segment))  # by owner, then largest remainder, then smaller id
+    order = _by_remainder(segment, rest, to)
     rank = np.arange(order.size) - starts[segment[order]]
     bonus = order[rank < left[segment[order]]]
     share[bonus] += 1
     np.add.at(amount, to, share)
+
+
+def _by_remainder(segment: Ints, rest: Amounts, to: Ints) -> Ints:
+    """The order of ``_split``'s edges: by owner (``segment``, ascending), then largest remainder, then smaller id.
+
+    A three-key ``lexsort`` costs ~0.25 s on the ~800k edges of one year's attribution. When the ids already
+    ascend within each owner (the attribution's edges are distinct pairs in (child, parent) order) and owner and
+    remainder pack into one int64, one stable sort of the packed key gives the same order in ~15 ms (its runs are
+    long: owners ascend)."""
+    if rest.dtype == np.int64 and rest.size > 1:
+        top = int(rest.max()) + 1
+        ascending = bool(np.all((to[1:] > to[:-1]) | (segment[1:] != segment[:-1])))
+        if ascending and (int(segment[-1]) + 1) * top < _INT64_ROOM:
+            return np.argsort(segment * top + (top - 1 - rest), kind="stable")
+    return np.lexsort((to, -rest, segment))

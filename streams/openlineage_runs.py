@@ -10,7 +10,10 @@ written); this fold only writes less than one row per event, and keeps what the 
   row of the latest terminal event (or, without one, of the latest event), when they differ;
 - per run without outputs: the latest terminal (or latest) event, so a FAIL is visible;
 - per (run, input, output): one ``run_input`` row (the edge), self-edges left out (a run
-  that rewrites its own input does not make the dataset its own parent);
+  that rewrites its own input does not make the dataset its own parent); the run rows of a
+  (run, output) for which the flush wrote no such row say ``no_inputs``, so a reader can
+  tell a run without inputs from its run rows alone (every ``run_input`` row lands in the
+  same insert as a run row of its run and output that does not say it);
 - per dataset named by a DatasetEvent or JobEvent: ``touch`` rows at its first and last time.
 
 "Latest" is by version ``(event_time_ms, partition, offset)``, exactly as the SQL orders,
@@ -55,7 +58,7 @@ def _version(e: Located, t: int) -> Version:
     return (t, e.partition, e.offset)
 
 
-def _run_row(e: Located, run: RunObservation, out: OutputVolume | None, with_stats: bool) -> Row:
+def _run_row(e: Located, run: RunObservation, out: OutputVolume | None, with_stats: bool, no_inputs: bool) -> Row:
     row: Row = {
         "kind": "run",
         "topic": e.topic,
@@ -70,6 +73,7 @@ def _run_row(e: Located, run: RunObservation, out: OutputVolume | None, with_sta
         "status": run.state.value,
         "job": run.job,
         "events": 1,
+        "no_inputs": int(no_inputs),
     }
     if out is not None:
         row["dataset_id"] = out.dataset
@@ -121,15 +125,17 @@ def fold(events: Iterable[Located]) -> list[Row]:
                         max(hi, obs.event_time_ms),
                     )
     rows: list[Row] = []
+    with_inputs = {(run_id, child) for run_id, _, child in edges}  # a run row says no_inputs only when none was written
     for key in sorted(status.keys() | stats.keys()):
+        no_inputs = key not in with_inputs
         with_stats = stats.get(key)
         if with_stats is not None:
             _, e, run, out = with_stats
-            rows.append(_run_row(e, run, out, True))
+            rows.append(_run_row(e, run, out, True, no_inputs))
         latest = status.get(key)
         if latest is not None and (with_stats is None or latest[1] is not with_stats[1]):
             _, e, run, maybe_out = latest
-            rows.append(_run_row(e, run, maybe_out, False))
+            rows.append(_run_row(e, run, maybe_out, False, no_inputs))
     for (run_id, parent, child), e in sorted(edges.items()):
         rows.append(
             {

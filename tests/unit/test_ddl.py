@@ -58,6 +58,7 @@ RELEASED_LEDGER = [
     "job",
     "has_stats",
     "suspect",
+    "no_inputs",  # migration 11
 ]
 RELEASED_SEEN = ["topic", "kafka_partition", "event_id", "offset", "batch_index", "seen_at"]
 SUMS = (
@@ -178,11 +179,11 @@ def test_a_ledger_migrated_from_before_reporters_ends_like_a_fresh_one(
         client.command(projection.drop("zl_ddl"))
     for rollup in ROLLUPS[2:]:  # made by migration 9, over a column migration 7 adds
         client.command(rollup.drop_projection("zl_ddl"))
-    for column in reversed(RELEASED_LEDGER[-7:]):
+    for column in reversed(RELEASED_LEDGER[-8:]):
         client.command(f"ALTER TABLE zl_ddl.ledger DROP COLUMN {column}")
     client.command("DELETE FROM zl_ddl.schema_migrations WHERE version >= 5")
-    assert [name for name, _ in _columns(client, "ledger")] == RELEASED_LEDGER[:-7]
-    assert migrate(client, "zl_ddl") == [5, 6, 7, 8, 9, 10]
+    assert [name for name, _ in _columns(client, "ledger")] == RELEASED_LEDGER[:-8]
+    assert migrate(client, "zl_ddl") == [5, 6, 7, 8, 9, 10, 11]
     assert _columns(client, "ledger") == _declared(COLUMNS)
     tables = {name for (name,) in client.query("SELECT name FROM system.tables WHERE database = 'zl_ddl'").result_rows}
     assert {"vintages", "vintage_watermarks", "vintage_figures"} <= tables

@@ -21,7 +21,6 @@ from hypothesis import strategies as st
 
 from harness.lineage_db import insert, lineage_db
 from tests.unit.test_lineage_queries import MemoryGraph
-from zettaledger.sinks import lineage_graph
 from zettaledger.sinks.client import Client
 from zettaledger.sinks.lineage_graph import ClickHouseGraph
 from zettaledger.sinks.lineage_queries import Edge, attribute, walk
@@ -58,6 +57,9 @@ def ledgers(draw: st.DrawFn) -> list[dict[str, Any]]:
         inputs = draw(st.lists(st.sampled_from(NAMES), max_size=3, unique=True))
         derivation = "ORIGINAL" if not inputs else draw(st.sampled_from(["DERIVED", "COPY"]))
         source = draw(st.sampled_from(["IOT", "AI", "INFERENCE"]))
+        # As the fold writes it: a run with run_input rows never says no_inputs; one without may (or, written
+        # before the column, may not).
+        no_inputs = 0 if any(p != output for p in inputs) else draw(st.sampled_from([0, 1]))
         for _ in range(draw(st.integers(1, 3))):  # START / RUNNING / COMPLETE / FAIL ..., in any order
             event = {
                 "kind": "run",
@@ -70,6 +72,7 @@ def ledgers(draw: st.DrawFn) -> list[dict[str, Any]]:
                 "derivation": derivation,
                 "source": source,
                 "day": draw(st.sampled_from([DAY_2024, DAY_2025])),
+                "no_inputs": no_inputs,
                 **version(),
             }
             rows += [event] * draw(st.integers(1, 2))  # a resend writes the same row again
@@ -156,28 +159,40 @@ def test_an_unknown_dataset_walks_to_itself_alone(chdb: Client) -> None:
     assert attribute(ClickHouseGraph(chdb, DB), 2025).total_bytes == 0
 
 
-def test_ids_that_share_a_hash_are_numbered_again_with_another_salt(chdb: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_dataset_of_an_attribution_is_numbered_by_its_id(chdb: Client) -> None:
+    """ClickHouse numbers the answer's datasets (no hashes cross): ids of one length, one prefix, and an edge end
+    that is a prefix of another id still land on their own numbers."""
     chdb.command(f"TRUNCATE TABLE {DB}.ledger")
+    a, b, c, d = "s3://lake/d", "s3://lake/d0", "s3://lake/d1", "s3://lake/d10"
     rows = [
-        {"kind": "lineage", "parent_id": p, "dataset_id": c, "bytes": 1, "day": DAY_2025}
-        for p, c in [(NAMES[0], NAMES[2]), (NAMES[1], NAMES[2]), (NAMES[2], NAMES[3])]
+        {"kind": "lineage", "parent_id": p, "dataset_id": ch, "bytes": 1, "day": DAY_2025} for p, ch in [(a, c), (b, c), (c, d)]
     ]
-    rows += [{"kind": "output", "dataset_id": NAMES[3], "day": DAY_2025, "source": "AI", "derivation": "DERIVED", "bytes": 7}]
+    rows += [{"kind": "output", "dataset_id": d, "day": DAY_2025, "source": "AI", "derivation": "DERIVED", "bytes": 7}]
     rows += [
-        {"kind": "output", "dataset_id": n, "day": DAY_2024, "source": "IOT", "derivation": "ORIGINAL", "bytes": b}
-        for n, b in [(NAMES[0], 3), (NAMES[1], 1)]
+        {"kind": "output", "dataset_id": n, "day": DAY_2024, "source": s, "derivation": "ORIGINAL", "bytes": w}
+        for n, s, w in [(a, "IOT", 3), (b, "AI", 1)]
     ]
     insert(chdb, DB, rows)
-    real = lineage_graph._hash
-    salts: list[int] = []
-
-    def same_length_same_hash(salt: int, value: str) -> str:  # every id here has the same length: all collide
-        salts.append(salt)
-        return f"toUInt64(length({value}))" if salt == 0 else real(salt, value)
-
-    monkeypatch.setattr(lineage_graph, "_hash", same_length_same_hash)
     roots = attribute(ClickHouseGraph(chdb, DB), 2025)
-    assert salts == [0, 1] and roots.roots == ((NAMES[0], "IOT", 5), (NAMES[1], "IOT", 2))  # 7 by parent bytes 3:1
-    monkeypatch.setattr(lineage_graph, "_hash", lambda salt, value: f"toUInt64(length({value}))")
-    with pytest.raises(AssertionError, match="no one-to-one"):
-        attribute(ClickHouseGraph(chdb, DB), 2025)
+    assert roots.roots == ((a, "IOT", 5), (b, "AI", 2)) and roots.total_bytes == 7  # 7 by parent bytes 3:1
+
+
+def test_runs_written_before_no_inputs_existed_keep_their_edges(chdb: Client) -> None:
+    """Migration 11 adds ``no_inputs`` to a ledger that holds runs: their rows read 0 (claims nothing), so their
+    inputs are still read; a run written after it that says ``no_inputs`` is a root without a read of run_input."""
+    from zettaledger.sinks.writer import migrate
+
+    chdb.command(f"ALTER TABLE {DB}.ledger DROP COLUMN no_inputs")
+    chdb.command(f"DELETE FROM {DB}.schema_migrations WHERE version >= 11")
+    run = "INSERT INTO {db}.ledger (kind, dataset_id, parent_id, run_id, status, has_stats, bytes, derivation, source, day, offset_to) VALUES"
+    chdb.command(
+        run.format(db=DB)
+        + f"""('run', 'child', '', 'r1', 'COMPLETE', 1, 10, 'DERIVED', 'AI', {DAY_2025}, 1),
+              ('run_input', 'child', 'parent', 'r1', '', 0, 0, '', '', 0, 1),
+              ('run', 'parent', '', 'r0', 'COMPLETE', 1, 5, 'ORIGINAL', 'IOT', {DAY_2024}, 0)"""
+    )
+    assert migrate(chdb, DB) == [11]
+    assert attribute(ClickHouseGraph(chdb, DB), 2025).roots == (("parent", "IOT", 10),)
+    later = {"kind": "run", "dataset_id": "parent", "run_id": "r0", "status": "COMPLETE", "source": "IOT", "offset_to": 2}
+    insert(chdb, DB, [{**later, "no_inputs": 1}])
+    assert attribute(ClickHouseGraph(chdb, DB), 2025).roots == (("parent", "IOT", 10),)

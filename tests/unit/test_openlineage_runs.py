@@ -129,3 +129,20 @@ def test_folding_in_any_flushes_with_resends_equals_the_rule(
     # a run completed without any statistics has a row with 0 bytes: compare the counted bytes
     assert {k: v for k, v in got.items() if v} == {k: v for k, v in want.items() if v}
     assert set(got) == set(want)
+
+
+def test_run_rows_say_no_inputs_only_when_the_flush_wrote_no_edge_of_their_output() -> None:
+    rows = fold(
+        located(
+            [
+                run_event("START", run_id("n"), "j", ["a"], [("b", 10, 1), ("a", 5, 1)]),  # a -> a is no edge
+                run_event("COMPLETE", run_id("n"), "j", [], [("b", 10, 1), ("a", 5, 1)]),  # inputs on START only
+                run_event("COMPLETE", run_id("o"), "k", [], [("c", 7, 1)]),
+            ]
+        )
+    )
+    said = {(r["run_id"], r["dataset_id"], r["no_inputs"]) for r in rows if r["kind"] == "run"}
+    lake = "s3://lake/"
+    assert said == {(run_id("n"), lake + "b", 0), (run_id("n"), lake + "a", 1), (run_id("o"), lake + "c", 1)}
+    edges = {(r["parent_id"], r["dataset_id"]) for r in rows if r["kind"] == "run_input"}
+    assert edges == {(lake + "a", lake + "b")}
