@@ -179,8 +179,7 @@ class Flusher:
                 # planned, or the write would wait for that planning and run after it.
                 await asyncio.sleep(0)
         except BaseException:
-            if self._writing is not None and not self._writing.done():
-                await asyncio.wait([self._writing])
+            await self.drain()
             raise
         if self._writing is None:  # an empty take: nothing to wait for
             done: asyncio.Future[object] = asyncio.get_running_loop().create_future()

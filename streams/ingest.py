@@ -32,6 +32,7 @@ from zettaledger.sinks.store import LedgerStore, open_store
 from zettaledger.streams.accountant import Accountant, DeadLetter, Message
 from zettaledger.streams.flush import Blocking, DeadLetterError, Flusher
 from zettaledger.streams.run_stats import RunStats
+from zettaledger.streams.shielded import until_done
 from zettaledger.streams.startup import open_accountant
 from zettaledger.streams.take import TakeLimit
 
@@ -258,9 +259,8 @@ def register_ingest(app: faust.App, settings: Settings, ingest_state: Ingest) ->
             message.incref()
         task = asyncio.ensure_future(ingest_state.submit(messages, sizes))
         try:
-            await asyncio.shield(task)
+            await until_done(task)
         except asyncio.CancelledError:
-            await task
             raise
         except BaseException as exc:
             ingest_state.fatal(exc)

@@ -39,6 +39,7 @@ from typing import Any, Protocol
 
 from zettaledger.streams.message import Message
 from zettaledger.streams.run_stats import RunStats
+from zettaledger.streams.shielded import until_done
 from zettaledger.streams.take import TakeLimit
 
 __all__ = ["BatchConsumer", "OpenLineageFeed", "Record"]
@@ -136,12 +137,7 @@ class OpenLineageFeed:
             if not self.stats.first_batch_at:
                 self.stats.first_batch_at = self._clock()
             # Shielded: a shutdown that cancels the feed waits for the flush instead of abandoning it half-written.
-            task = asyncio.ensure_future(self._flush(messages, sizes))
-            try:
-                await asyncio.shield(task)
-            except asyncio.CancelledError:
-                await task
-                raise
+            await until_done(asyncio.ensure_future(self._flush(messages, sizes)))
             self.stats.sample_latency(int(time.time() * 1000), [r.timestamp for r in records[:1000]])
             await self._commit(records)
             return len(records)
