@@ -58,7 +58,6 @@ __all__ = [
     "kind_enum",
     "ledger_columns_statements",
     "lineage_statements",
-    "resolved_runs",
     "run_resolution",
 ]
 
@@ -168,17 +167,6 @@ def run_resolution(runs: str) -> str:
         f"toString(argMaxIf(status, {final})) AS r_status, argMaxIf(day, {final}) AS r_day, "
         f"toString(argMaxIf(source, {final})) AS r_source, toString(argMaxIf(derivation, {final})) AS r_derivation"
     )
-
-
-def resolved_runs(db: str, where: str) -> str:
-    """Every (run, output) of the ``run`` rows ``where`` selects, resolved (``run_resolution``): bytes (0 when
-    suspect), raw bytes, suspect, status, day, source, derivation, and ``may_have_inputs`` (0 when every run row
-    says ``no_inputs``: then no ``run_input`` row names the run and output, ``streams.openlineage_runs``)."""
-    return f"""
-        SELECT dataset_id, run_id, r_bytes AS raw_bytes, r_suspect AS suspect, if(r_suspect = 0, r_bytes, toUInt256(0)) AS bytes,
-               r_status AS status, r_day AS day, r_source AS source, r_derivation AS derivation, may_have_inputs
-        FROM (SELECT dataset_id, run_id, {run_resolution("kind = 'run'")}, min(no_inputs) = 0 AS may_have_inputs
-              FROM {db}.ledger WHERE kind = 'run' AND {where} GROUP BY dataset_id, run_id)"""
 
 
 # The same rule with every column, for the views (they read the ledger's ``run`` range).

@@ -10,7 +10,11 @@ in Python by the rules of ``lineage_queries``/``lineage_arrays``: the query only
 the edges of every dataset those rules reach, and it does, because it follows the same rule.
 
 **What a level reads.** Edges come from the ledger's rows: ``run_input`` rows of runs whose
-resolution (``sinks.lineage.resolved_runs``) is COMPLETE, and native ``lineage`` rows. A
+resolution (``sinks.lineage.run_resolution``) is COMPLETE, and native ``lineage`` rows. An
+attribution resolves each level's runs once, for everything the level needs (node bytes and
+sources, seeds, which ``run_input`` rows count), in a step of its own before the step that reads
+the edges (``_ancestry_levels``); it resolved them twice before, and the seeds' runs a third time
+(1.55 s to 1.35 s for one year of the 1e6-dataset graph). A
 small level is read through the projections (``lineage_by_dataset`` ordered by dataset,
 ``lineage_by_parent`` ordered by parent); ClickHouse picks the main table's ``kind`` ranges
 when a level is large (an attribution's first level is a sixth of the graph). No table is fed
@@ -38,7 +42,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
 from zettaledger.sinks.client import Reader, wrap
 from zettaledger.sinks.identifiers import check_identifier, quote_identifier
-from zettaledger.sinks.lineage import resolved_runs, run_resolution
+from zettaledger.sinks.lineage import run_resolution
 from zettaledger.sinks.lineage_arrays import Amounts
 from zettaledger.sinks.lineage_queries import Ancestry, Direction, Edge, Neighbourhood
 
@@ -51,23 +55,6 @@ _FRONTIER = "(SELECT arrayJoin(frontier) FROM w)"  # the level being expanded, i
 # is ordered by parent, so ClickHouse would scan all of it (twice the main table's range, measured).
 # has_stats is in lineage_by_dataset and the main table only; comparing it with itself changes no row.
 _NOT_BY_PARENT = "has_stats = has_stats"
-
-
-def _edges_into(db: str, frontier: str) -> str:
-    """(child, parent) of the edges into ``frontier``, without bytes: what an attribution's levels need.
-
-    ``run_input`` rows are looked for only for COMPLETE runs that may have inputs, by (dataset, run), through
-    ``lineage_by_dataset`` (ordered by dataset): when none may (a level of roots: their runs' rows say
-    ``no_inputs``), ClickHouse reads no granule of them, where it read the whole run_input range (5e6 rows of the
-    1e6 graph) to find nothing."""
-    complete = f"""
-        SELECT dataset_id, run_id FROM ({resolved_runs(db, f"dataset_id IN {frontier}")})
-        WHERE status = 'COMPLETE' AND may_have_inputs"""
-    return f"""
-        SELECT dataset_id AS child, parent_id AS parent FROM {db}.ledger
-        WHERE kind = 'run_input' AND dataset_id IN {frontier} AND (dataset_id, run_id) IN ({complete}) AND {_NOT_BY_PARENT}
-        UNION ALL
-        SELECT dataset_id, parent_id FROM {db}.ledger WHERE kind = 'lineage' AND dataset_id IN {frontier}"""
 
 
 def _walk_step(db: str, direction: Direction, frontier: str) -> str:
@@ -124,28 +111,6 @@ def _fold(levels: Sequence[Sequence[_Group]]) -> tuple[tuple[Edge, ...], dict[st
     return edges, node_bytes
 
 
-def _node_bytes_and_source(db: str, datasets: str) -> str:
-    """Per dataset: its counted bytes, and the source they were counted under (the one with the most bytes;
-    ties to the last name); for a dataset with no bytes counted, ``HIGH_QUALITY`` when it is registered as a
-    high-quality dataset, ``REGISTERED`` when registered otherwise, '' when unknown."""
-    counted = f"""
-        SELECT dataset_id, source, sum(b) AS sb FROM (
-            SELECT dataset_id, source, bytes AS b FROM ({resolved_runs(db, f"dataset_id IN {datasets}")}) WHERE status = 'COMPLETE'
-            UNION ALL
-            SELECT dataset_id, toString(source), bytes FROM {db}.ledger WHERE kind = 'output' AND dataset_id IN {datasets}
-        ) GROUP BY dataset_id, source"""
-    registered = f"""
-        SELECT dataset_id, toUInt256(0) AS nb, 0 AS counted,
-               if(argMax(toString(quality_grade), {_REGISTERED_VERSION}) = 'HIGH', 'HIGH_QUALITY', 'REGISTERED') AS src
-        FROM {db}.ledger WHERE kind = 'dataset' AND dataset_id IN {datasets} GROUP BY dataset_id"""
-    return f"""
-        SELECT dataset_id, sum(nb) AS bytes, argMax(src, counted) AS source FROM (
-            SELECT dataset_id, sum(sb) AS nb, 1 AS counted, argMax(source, tuple(sb, source)) AS src FROM ({counted})
-            GROUP BY dataset_id
-            UNION ALL {registered}
-        ) GROUP BY dataset_id"""
-
-
 @dataclass(frozen=True)
 class _Carried:
     """A column of ``w`` besides the walk's own: its type, its value in the first row, and in a step's row
@@ -178,29 +143,135 @@ def _levels(anchor: str, anchor_from: str, depth: int, budget: int, steps: str, 
         )"""
 
 
-def _steps_for(depth: int) -> str:
+def _steps_for(steps: int) -> str:
     """ClickHouse stops a recursion after ``max_recursive_cte_evaluation_depth`` (1000) steps, and a walk takes
-    up to ``depth + 1``: only a deeper walk asks for more (a setting, which the worker's read-only endpoint
-    refuses; the refusal says so)."""
-    return f" SETTINGS max_recursive_cte_evaluation_depth = {depth + 2}" if depth + 2 > 1000 else ""
+    up to ``depth + 1`` (an attribution twice that): only a deeper one asks for more (a setting, which the
+    worker's read-only endpoint refuses; the refusal says so)."""
+    return f" SETTINGS max_recursive_cte_evaluation_depth = {steps}" if steps > 1000 else ""
 
 
-def _seeds(db: str, source: str | None) -> str:
-    """The year's DERIVED and COPY bytes per dataset (of ``source`` when given): ``{year:UInt16}`` is bound.
+_YEAR = "{column} >= makeDate({{year:UInt16}}, 1, 1) AND {column} < makeDate({{year:UInt16}} + 1, 1, 1)"
+_RESOLVING = "(SELECT arrayJoin(frontier) FROM w WHERE phase = 0)"  # an attribution's level, in its resolving step
 
-    A run counts in the day of its last terminal row, which is then a COMPLETE row of that year: only
-    runs with such a row are resolved (exact, and it keeps the query to one year)."""
+
+def _candidates(db: str, source: str | None) -> str:
+    """A superset of the year's seeds, read by the ledger's primary key (kind, day): every dataset with a COMPLETE
+    ``run`` row of the year (a run counts in the day of its last terminal row, which is then such a row) or a native
+    DERIVED or COPY ``output`` row of the year (of ``source`` when given). ``{year:UInt16}`` is bound."""
     by_source = "AND source = {source:String}" if source else ""
-    year_days = "day >= makeDate({year:UInt16}, 1, 1) AND day < makeDate({year:UInt16} + 1, 1, 1)"
-    runs = f"run_id IN (SELECT run_id FROM {db}.ledger WHERE kind = 'run' AND status = 'COMPLETE' AND {year_days})"
     return f"""
-        SELECT dataset_id, sum(b) AS amount FROM (
-            SELECT dataset_id, bytes AS b FROM ({resolved_runs(db, runs)})
-            WHERE status = 'COMPLETE' AND derivation IN ('DERIVED', 'COPY') AND {year_days} {by_source}
+        SELECT arraySort(groupUniqArray(dataset_id)) AS candidates FROM (
+            SELECT dataset_id FROM {db}.ledger WHERE kind = 'run' AND status = 'COMPLETE' AND {_YEAR.format(column="day")}
             UNION ALL
-            SELECT dataset_id, bytes FROM {db}.ledger
-            WHERE kind = 'output' AND derivation IN ('DERIVED', 'COPY') AND {year_days} {by_source}
-        ) GROUP BY dataset_id HAVING sum(b) > 0"""
+            SELECT dataset_id FROM {db}.ledger
+            WHERE kind = 'output' AND derivation IN ('DERIVED', 'COPY') AND {_YEAR.format(column="day")} {by_source})"""
+
+
+def _resolve_level(db: str, source: str | None) -> str:
+    """The resolving step of an attribution's level, as one row: one pass over the level's ``run`` rows (each run
+    resolved once, ``run_resolution``) and its native and registration rows gives everything the level needs.
+
+    - ``node_i``/``node_b``/``node_s``: each dataset's counted bytes (COMPLETE runs, not suspect, and native bytes)
+      and the source they were counted under (the one with the most bytes, ties to the last name); without bytes
+      counted, ``HIGH_QUALITY`` when registered as a high-quality dataset, ``REGISTERED`` when registered otherwise;
+    - ``seed_i``/``seed_b``: at level 0, the year's DERIVED and COPY bytes (of ``source`` when given) of each
+      candidate that has some: the seeds; the level keeps only them (the other candidates are reached again as
+      parents, if they are);
+    - ``in_ds``: the datasets with a COMPLETE run that may have inputs (its rows do not all say ``no_inputs``):
+      the only ones whose ``run_input`` rows the edge step reads;
+    - ``bad``: the other (dataset, run) pairs of those datasets, whose ``run_input`` rows must not count (a failed
+      or unfinished run). Usually none, so the edge step checks a pair only when its run is among them.
+    """
+    by_source = "AND {column} = {{source:String}}" if source else ""
+    counted_run = "r_status = 'COMPLETE' AND r_suspect = 0"
+    seeded_run = f"{counted_run} AND r_derivation IN ('DERIVED', 'COPY') AND {_YEAR.format(column='r_day')} {by_source.format(column='r_source')}"
+    seeded_output = f"derivation IN ('DERIVED', 'COPY') AND {_YEAR.format(column='day')} {by_source.format(column='source')}"
+    rows = f"""
+        SELECT dataset_id, run_id, r_status = 'COMPLETE' AS counted, if(counted, r_source, '') AS src,
+               if({counted_run}, r_bytes, toUInt256(0)) AS b, if({seeded_run}, r_bytes, toUInt256(0)) AS seed_b,
+               counted AND may AS good, NOT good AS bad
+        FROM (SELECT dataset_id, run_id, {run_resolution("kind = 'run'")}, min(no_inputs) = 0 AS may
+              FROM {db}.ledger WHERE kind = 'run' AND dataset_id IN {_RESOLVING} GROUP BY dataset_id, run_id)
+        UNION ALL
+        SELECT dataset_id, '', 1, toString(source), bytes, if({seeded_output}, bytes, toUInt256(0)), 0, 0
+        FROM {db}.ledger WHERE kind = 'output' AND dataset_id IN {_RESOLVING}
+        UNION ALL
+        SELECT dataset_id, '', 0, if(argMax(toString(quality_grade), {_REGISTERED_VERSION}) = 'HIGH', 'HIGH_QUALITY', 'REGISTERED'),
+               toUInt256(0), toUInt256(0), 0, 0
+        FROM {db}.ledger WHERE kind = 'dataset' AND dataset_id IN {_RESOLVING} GROUP BY dataset_id"""
+    per_source = f"""
+        SELECT dataset_id, src, max(counted) AS c, sumIf(b, counted) AS sb, sum(seed_b) AS seed, max(good) AS has_inputs,
+               groupArrayIf(run_id, bad) AS bad_runs
+        FROM ({rows}) GROUP BY dataset_id, src"""
+    per_dataset = f"""
+        SELECT dataset_id, sum(sb) AS bytes, argMax(src, tuple(c, sb, src)) AS source, sum(seed) AS seed,
+               max(has_inputs) AS has_inputs, arrayFlatten(groupArray(bad_runs)) AS bad_runs
+        FROM ({per_source}) GROUP BY dataset_id"""
+    return f"""
+        SELECT groupArrayIf(dataset_id, keep) AS node_i, groupArrayIf(bytes, keep) AS node_b, groupArrayIf(source, keep) AS node_s,
+               groupArrayIf(dataset_id, first AND seed > 0) AS seed_i, groupArrayIf(seed, first AND seed > 0) AS seed_b,
+               groupArrayIf(dataset_id, keep AND has_inputs) AS in_ds,
+               arrayFlatten(groupArrayIf(arrayMap(r -> (dataset_id, r), bad_runs), keep AND has_inputs)) AS bad
+        FROM (SELECT *, NOT first OR seed > 0 AS keep
+              FROM ({per_dataset}) AS d CROSS JOIN (SELECT lvl = 0 AS first FROM w WHERE phase = 0) AS level)"""
+
+
+def _level_edges(db: str) -> str:
+    """The edge step of an attribution's level: (child, parent) of the edges into it, without bytes. ``run_input``
+    rows only of ``in_ds``, and not of a ``bad`` pair (ClickHouse evaluates ``AND`` lazily: the pair is looked up
+    only for a row whose run is among them). Every ``run_input`` row lands in the same insert as a ``run`` row of
+    its run and output (``streams.openlineage_runs``), so each has been resolved. Native ``lineage`` rows of the
+    level's datasets."""
+    return f"""
+        SELECT dataset_id AS child, parent_id AS parent FROM {db}.ledger
+        WHERE kind = 'run_input' AND dataset_id IN (SELECT arrayJoin(in_ds) FROM w)
+          AND NOT (run_id IN (SELECT tupleElement(arrayJoin(bad), 2) FROM w) AND (dataset_id, run_id) IN (SELECT arrayJoin(bad) FROM w))
+          AND {_NOT_BY_PARENT}
+        UNION ALL
+        SELECT dataset_id, parent_id FROM {db}.ledger WHERE kind = 'lineage' AND dataset_id IN (SELECT arrayJoin(frontier) FROM w WHERE phase = 1)"""
+
+
+def _ancestry_levels(db: str, source: str | None, depth: int, budget: int) -> str:
+    """``WITH RECURSIVE w`` for an attribution: two rows a level, by the walks' rule (``lineage_arrays.levels``).
+
+    A level's runs are resolved once, in its resolving row (``phase`` 0), and that row's ``in_ds`` and ``bad``
+    tell the next step (``phase`` 1) which ``run_input`` rows to read; both need the resolution, and a query
+    cannot hand one subquery's answer to another, only a recursion's row to its next step. Level 0 starts from
+    the candidates and keeps the seeds. Every level is expanded, the last (``depth``) too: its edges tell what lies
+    beyond the bound. Each step runs both subqueries; the one whose phase it is not reads an empty set (~5 ms)."""
+    room = f"toUInt64(greatest(0, {int(budget)} - toInt64(length(w.seen))))"
+    strings = "Array(String)"
+    empty = "".join(
+        f", CAST([], '{t}') AS {c}"
+        for c, t in (
+            ("seen", strings),
+            ("in_ds", strings),
+            ("bad", "Array(Tuple(String, String))"),
+            ("seed_i", strings),
+            ("seed_b", "Array(UInt256)"),
+            ("far", strings),
+            ("near_i", strings),
+            ("far_i", strings),
+            ("node_i", strings),
+            ("node_b", "Array(UInt256)"),
+            ("node_s", strings),
+        )
+    )
+    new = f"arraySlice(arraySort(arrayExcept(x.far, w.seen)), 1, {room})"
+    return f"""
+        WITH RECURSIVE w AS (
+            SELECT toUInt32(0) AS lvl, toUInt8(0) AS phase, candidates AS frontier{empty} FROM ({_candidates(db, source)})
+            UNION ALL
+            SELECT if(w.phase = 0, w.lvl, w.lvl + 1), 1 - w.phase,
+                   multiIf(w.phase = 0 AND w.lvl = 0, y.seed_i, w.phase = 0, w.frontier, w.lvl < {int(depth)}, {new}, CAST([], '{strings}')) AS nf,
+                   multiIf(w.phase = 0 AND w.lvl = 0, y.seed_i, w.phase = 0, w.seen, arrayConcat(w.seen, nf)),
+                   y.in_ds, y.bad, y.seed_i, y.seed_b, x.far, x.near_i, x.far_i, y.node_i, y.node_b, y.node_s
+            FROM w
+            CROSS JOIN (SELECT groupUniqArray(parent) AS far, groupArray(child) AS near_i, groupArray(parent) AS far_i
+                        FROM ({_level_edges(db)})) AS x
+            CROSS JOIN ({_resolve_level(db, source)}) AS y
+            WHERE length(w.frontier) > 0
+        )"""
 
 
 def _hex(values: str) -> str:
@@ -249,7 +320,7 @@ class ClickHouseGraph:
         carried = (_Carried("groups", groups, "[]", "x.groups"),)
         ((seen, levels),) = self._query(
             f"""{_levels("[{dataset:String}]", "", depth, budget, steps, carried)}
-                SELECT argMax(seen, lvl), groupArray(groups) FROM w{_steps_for(depth)}""",
+                SELECT argMax(seen, lvl), groupArray(groups) FROM w{_steps_for(depth + 2)}""",
             f"lineage {direction} walk",
             dataset=dataset,
         )
@@ -257,33 +328,16 @@ class ClickHouseGraph:
         return Neighbourhood(edges, node_bytes, frozenset(str(i) for i in seen))
 
     def ancestry(self, year: int, source: str | None, depth: int, budget: int) -> Ancestry:
-        """One query: the seeds, the levels upstream with their edges and their datasets' bytes and sources, every
-        id of the answer in order, and every dataset named in the answer as its number in that order."""
-        db = self._db
-        seeds = f"""FROM (SELECT groupArray(dataset_id) AS sid, groupArray(amount) AS samount
-                          FROM (SELECT dataset_id, amount FROM ({_seeds(db, source)}) ORDER BY dataset_id))"""
-        steps = f"""
-            CROSS JOIN (SELECT groupUniqArray(parent) AS far, groupArray(child) AS near_i, groupArray(parent) AS far_i
-                        FROM ({_edges_into(db, _FRONTIER)})) AS x
-            CROSS JOIN (SELECT groupArray(dataset_id) AS node_i, groupArray(bytes) AS node_b, groupArray(source) AS node_s
-                        FROM ({_node_bytes_and_source(db, _FRONTIER)})) AS y"""
-        carried = (
-            _Carried("seed_i", "Array(String)", "sid", "[]"),
-            _Carried("seed_b", "Array(UInt256)", "samount", "[]"),
-            _Carried("far", "Array(String)", "[]", "x.far"),
-            _Carried("near_i", "Array(String)", "[]", "x.near_i"),
-            _Carried("far_i", "Array(String)", "[]", "x.far_i"),
-            _Carried("node_i", "Array(String)", "[]", "y.node_i"),
-            _Carried("node_b", "Array(UInt256)", "[]", "y.node_b"),
-            _Carried("node_s", "Array(String)", "[]", "y.node_s"),
-        )
+        """One query: the seeds, the levels upstream with their edges and their datasets' bytes and sources
+        (``_ancestry_levels``), every id of the answer in order, and every dataset named in the answer as its
+        number in that order."""
         # Every dataset named in the answer, numbered in ClickHouse: arrayEnumerateDense gives each element the
         # position of its value's first occurrence, and the ids come first, distinct and in order, so a name's
         # number is its id's position (1-based): exact, whatever the ids. Python binary-searched 64-bit hashes
         # of the ids before (~0.3 s for the ~2M names of one year on the 1e6 graph); this is ~0.1 s.
         ((ids, lengths, numbers, node_b, source_names, node_s, seed_b),) = self._query(
-            f"""{_levels("sid", seeds, depth, budget, steps, carried)}
-                SELECT arraySort(arrayDistinct(arrayConcat(argMax(seen, lvl) AS expanded, arrayFlatten(groupArray(far))))) AS ids,
+            f"""{_ancestry_levels(self._db, source, depth, budget)}
+                SELECT arraySort(arrayDistinct(arrayConcat(argMax(seen, tuple(lvl, phase)) AS expanded, arrayFlatten(groupArray(far))))) AS ids,
                        [length(expanded), length(arrayFlatten(groupArray(near_i)) AS near),
                         length(arrayFlatten(groupArray(far_i)) AS far_all), length(arrayFlatten(groupArray(node_i)) AS nodes),
                         length(arrayFlatten(groupArray(seed_i)) AS seeded)],
@@ -292,7 +346,7 @@ class ClickHouseGraph:
                        arrayDistinct(arrayFlatten(groupArray(node_s)) AS sources) AS names,
                        {_hex("arrayMap(s -> indexOf(names, s) - 1, sources)")},
                        {_amounts("arrayFlatten(groupArray(seed_b))")}
-                FROM w{_steps_for(depth)}""",
+                FROM w{_steps_for(2 * depth + 4)}""",
             "lineage ancestry query",
             year=year,
             source=source or "",

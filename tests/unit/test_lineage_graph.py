@@ -136,7 +136,7 @@ def from_views(client: Client, year: int, source: str | None = None) -> MemoryGr
     return MemoryGraph(edges, node_bytes, seeds, sources)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ledgers(), st.integers(0, 4), st.integers(1, 7), st.sampled_from(NAMES))
 def test_one_query_a_question_answers_as_the_whole_graph(
     chdb: Client, rows: list[dict[str, Any]], depth: int, budget: int, start: str
