@@ -87,7 +87,15 @@ class WorkerProcess:
             os.kill(self.popen.pid, sig)
 
     def wait(self, timeout_s: float = 120) -> int:
-        return self.popen.wait(timeout=timeout_s)
+        try:
+            return self.popen.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(
+                f"worker {self.popen.pid} still running after {timeout_s:g}s; its log ends:\n{self.log_tail()}"
+            ) from None
+
+    def log_tail(self, chars: int = 6000) -> str:
+        return self.log.read_text(errors="replace")[-chars:]
 
     def stats(self) -> dict[str, Any]:
         for line in reversed(self.log.read_text(errors="replace").splitlines()):

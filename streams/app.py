@@ -25,6 +25,12 @@ def broker_credentials(security: KafkaSecurity) -> faust.types.auth.CredentialsT
     return faust.SSLCredentials(context) if context is not None else None
 
 
+def _made(directory: Path) -> Path:
+    """``directory``, created with its parents: Faust creates only the last level of its datadir."""
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
 def build_app(settings: Settings) -> faust.App:
     """The app from ``settings`` alone: Faust's own environment variables (``WEB_BIND``, ``WEB_PORT``,
     ``APP_WEB_STATS_ENABLED``, ``BROKER_...``; Faust lets them override its arguments) are not read,
@@ -61,7 +67,7 @@ def build_app(settings: Settings) -> faust.App:
         web_bind=settings.web_bind,
         # Faust keeps nothing we need on disk (tables are in memory), but wants a
         # directory: keep it under var/, never the working directory.
-        datadir=str(Path(settings.var_dir) / "faust"),
+        datadir=str(_made(Path(settings.var_dir)) / "faust"),
         # Bounded read-ahead: while ClickHouse is away the worker stops fetching
         # instead of buffering the topic in memory (backpressure).
         stream_buffer_maxsize=256,

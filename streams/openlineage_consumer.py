@@ -76,6 +76,14 @@ class OpenLineageService(Service):
         return {(tp.topic, tp.partition): self.consumer.highwater(tp) for tp in self.consumer.assignment()}
 
     async def on_start(self) -> None:
+        # Faust starts its extra services once the first rebalance is over, even when a SIGTERM
+        # came meanwhile and the app is already stopping its children. A feed started then would
+        # join the group during shutdown with nobody left to stop it. Checked here because the app
+        # lists this service among its children before starting it, and sets its stop flag before
+        # it stops them: either the flag is seen here, or the app's stop reaches this service.
+        if self._app.should_stop:
+            log.info("the worker is stopping: the OpenLineage feed is not started")
+            return
         # In a task of its own: opening the ledger retries while ClickHouse is away, and must not hold up the app.
         self._main = self.add_future(self._run())
 
@@ -148,6 +156,9 @@ class OpenLineageService(Service):
             try:
                 await consumer.start()
                 return consumer
+            except asyncio.CancelledError:
+                await consumer.stop()  # stopped while connecting: leave no coordinator task behind
+                raise
             except KafkaConnectionError as exc:
                 await consumer.stop()
                 log.warning("the OpenLineage consumer cannot reach Kafka (%s); retrying in %.1fs", exc, backoff)

@@ -37,6 +37,7 @@ from zettaledger.streams.app import build_app
 from zettaledger.streams.ingest import Ingest, register_ingest
 from zettaledger.streams.openlineage_consumer import OpenLineageService, register_openlineage
 from zettaledger.streams.run_stats import RunStats
+from zettaledger.streams.shutdown_deadline import ShutdownDeadline
 from zettaledger.telemetry import WorkerGauges, current_rss_mb, observe_worker
 
 __all__ = ["end_offsets", "quiet_retried_errors", "run_worker", "tune_gc"]
@@ -230,9 +231,20 @@ def _gauges(app: faust.App, settings: Settings, ingest: Ingest, openlineage: Ope
     )
 
 
+def _add_shutdown_deadline(app: faust.App, settings: Settings, ingest: Ingest) -> None:
+    """Bound the graceful stop (``streams.shutdown_deadline``): it begins with the app's own ``on_stop``."""
+    deadline = ShutdownDeadline(settings.shutdown_timeout_s, _EX_TEMPFAIL)
+
+    @app.on_before_shutdown.connect
+    async def bound_the_stop(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        deadline.start(asyncio.get_running_loop())
+        ingest.failpoints.pause("during_stop")  # blocks the loop itself: the deadline's thread must still end it
+
+
 def build_worker_app(settings: Settings) -> tuple[faust.App, Ingest]:
     app = build_app(settings)
     ingest = Ingest(settings)
+    _add_shutdown_deadline(app, settings, ingest)
     register_ingest(app, settings, ingest)
     openlineage = register_openlineage(app, settings, ingest)
     _add_stall_watchdog(app, settings, ingest, openlineage)

@@ -16,6 +16,7 @@ dictionary miss. Syntax: comma-separated ``name=action``:
     clock_offset=3600              the worker's clock runs this many seconds ahead
     before_insert=pause:25@3       at the 3rd write past its overlap check, pause 25 s before its inserts
                                    (writes only: setup's inserts into schema_migrations do not count)
+    during_stop=pause:600@1        when the worker's graceful stop begins, block it 600 s (ZL_SHUTDOWN_TIMEOUT_S ends it)
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ POINTS: dict[str, str] = {
     "sink_down": "for:",
     "clock_offset": "",
     "before_insert": "pause:",
+    "during_stop": "pause:",
 }
 
 

@@ -166,6 +166,9 @@ class Settings:
     dedup_max_ids: int = 2_000_000  # ZL_DEDUP_MAX_IDS: ids remembered per worker (about 44 MB per million)
     lateness_hours: int = 48  # ZL_LATENESS_HOURS: later events count in their day, flagged as adjustments
     stall_timeout_s: float = 60.0  # ZL_STALL_TIMEOUT_S: no flush this long while behind -> exit for a restart
+    # ZL_SHUTDOWN_TIMEOUT_S: a graceful stop still running this long after it began dumps the stacks and exits
+    # (below Kubernetes' 60 s grace, so the dump reaches the log before the kill)
+    shutdown_timeout_s: float = 45.0
     web_enabled: bool = True  # ZL_WEB_ENABLED: health endpoint /healthz and Faust's web views
     web_port: int = 6066  # ZL_WEB_PORT
     web_bind: str = "127.0.0.1"  # ZL_WEB_BIND: 0.0.0.0 in a pod, so probes reach /healthz
@@ -314,6 +317,7 @@ class Settings:
         at_least("ZL_TAKE_MAX_BYTES", self.take_max_bytes, 1)
         at_least("ZL_FLUSH_MAX_BYTES", self.flush_max_bytes, 1)
         at_least("ZL_STALL_TIMEOUT_S", self.stall_timeout_s, 5)
+        at_least("ZL_SHUTDOWN_TIMEOUT_S", self.shutdown_timeout_s, 1)
         if not (math.isfinite(self.batch_within_s) and self.batch_within_s > 0):
             out.append(f"ZL_BATCH_WITHIN_S={self.batch_within_s!r}: must be a finite number > 0")
         elif math.isfinite(self.stall_timeout_s) and self.batch_within_s >= self.stall_timeout_s:

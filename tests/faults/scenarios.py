@@ -129,7 +129,7 @@ def kills(root: Path, n: int = 60_000, kills_n: int = 10) -> Result:
     time.sleep(rng.uniform(0.2, 1.0))
     w.signal(signal.SIGTERM)
     if w.wait() != 0:
-        problems.append(f"SIGTERM exit code {w.popen.returncode}")
+        problems.append(f"SIGTERM exit code {w.popen.returncode}; the worker's log ends:\n{w.log_tail()}")
     producer.join()
     ol_producer.join()
     sc.run_until_caught_up()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -16,6 +18,7 @@ from tests.integration.conftest import Pipeline
 from zettaledger.producers.generator import generate
 from zettaledger.producers.producer import EventProducer
 from zettaledger.schemas import DataCreated, EventCodec, Source
+from zettaledger.settings import REPO_ROOT
 from zettaledger.sinks.client import Client
 from zettaledger.sinks.queries import NationalAccounts, read_national_accounts
 
@@ -159,3 +162,20 @@ def test_a_restarted_worker_counts_only_what_is_new(pipeline: Pipeline, open_chd
     accounts = accounts_of(pipeline, open_chdb)
     assert accounts.created[(2025, "AI")] == (50 * 3 + 20 * 5, 70)
     assert accounts.events_counted == 70
+
+
+def test_a_stop_that_overruns_its_deadline_exits_with_the_stacks_in_the_log(pipeline: Pipeline) -> None:
+    # The failpoint blocks the stop itself (the event loop included), as a wait on the broker that never ends would.
+    env = {**pipeline.env, "ZL_SHUTDOWN_TIMEOUT_S": "2", "ZL_FAILPOINTS": "during_stop=pause:600@1"}
+    worker = subprocess.run(
+        [sys.executable, "-m", "zettaledger.cli", "worker", "--until-caught-up"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO_ROOT,
+    )
+    assert worker.returncode == 75, worker.stderr[-3000:]
+    assert "graceful shutdown did not finish within ZL_SHUTDOWN_TIMEOUT_S=2s" in worker.stderr
+    assert "--- thread MainThread" in worker.stderr
+    assert 'failpoints.py", line' in worker.stderr and "in pause" in worker.stderr  # where the stop was stuck

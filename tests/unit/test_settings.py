@@ -46,6 +46,8 @@ BAD = [
     ("ZL_STALL_TIMEOUT_S", "4", "ZL_STALL_TIMEOUT_S=4.0: must be >= 5"),
     ("ZL_STALL_TIMEOUT_S", "nan", "ZL_STALL_TIMEOUT_S=nan: must be a finite number >= 5"),
     ("ZL_STALL_TIMEOUT_S", "inf", "ZL_STALL_TIMEOUT_S=inf: must be a finite number >= 5"),
+    ("ZL_SHUTDOWN_TIMEOUT_S", "0.5", "ZL_SHUTDOWN_TIMEOUT_S=0.5: must be >= 1"),
+    ("ZL_SHUTDOWN_TIMEOUT_S", "inf", "ZL_SHUTDOWN_TIMEOUT_S=inf: must be a finite number >= 1"),
     ("ZL_BATCH_WITHIN_S", "60", "ZL_BATCH_WITHIN_S=60.0: must be below ZL_STALL_TIMEOUT_S (60.0)"),
     ("ZL_BATCH_WITHIN_S", "0", "ZL_BATCH_WITHIN_S=0.0: must be a finite number > 0"),
     ("ZL_BATCH_WITHIN_S", "nan", "ZL_BATCH_WITHIN_S=nan: must be a finite number > 0"),
